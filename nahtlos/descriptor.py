@@ -69,7 +69,7 @@ class VersionSpec(Frozen):
 class Module(Frozen):
     deployed: SemVer
     versions: dict[SemVer, VersionSpec]
-    run: dict[str, Any] | None = None  # per-platform workload; see nahtlos.platforms
+    run: "RunSpec | None" = None  # per-platform workload; see nahtlos.runspec
     smoke: list[Any] | None = None  # checks run against a version and after each wave
     strategy: dict[str, Any] | None = None  # per-module override of the application strategy
 
@@ -137,3 +137,9 @@ class Application(Frozen):
             if any(interface in spec.provides for spec in module.versions.values()):
                 return name
         return None
+
+
+from nahtlos.runspec import RunSpec  # noqa: E402  (RunSpec builds on Frozen above)
+
+Module.model_rebuild()
+Application.model_rebuild()

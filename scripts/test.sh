@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+scripts/install-test-deps.sh
 set +e
 "$BIN/pytest" "$@"
 rc=$?
