@@ -12,7 +12,9 @@ they occur, with ``raise ... from``.
     ├── PlatformError                 a platform backend failed
     │   ├── PlatformUnreachable       daemon / API server not reachable (transient)
     │   ├── DeployFailed              a version did not start or never became ready
-    │   └── Conflict                  concurrent change (transient, retry)
+    │   ├── Conflict                  concurrent change (transient, retry)
+    │   ├── AccessDenied              the platform refused our credentials (401/403)
+    │   └── ObjectRejected            the platform refused an object as invalid (400/422)
     ├── SessionError                  session store or handoff failed
     │   ├── StoreUnreachable          session store not reachable (transient)
     │   └── HandoffBlocked            preflight / verification found unreadable sessions
@@ -84,6 +86,14 @@ class DeployFailed(PlatformError):
 
 class Conflict(PlatformError):
     transient = True
+
+
+class AccessDenied(PlatformError):
+    pass
+
+
+class ObjectRejected(PlatformError):
+    pass
 
 
 class SessionError(NahtlosError):
