@@ -17,6 +17,7 @@ they occur, with ``raise ... from``.
     │   └── ObjectRejected            the platform refused an object as invalid (400/422)
     ├── SessionError                  session store or handoff failed
     │   ├── StoreUnreachable          session store not reachable (transient)
+    │   ├── MigrationUnavailable      the migration provider cannot answer (transient)
     │   └── HandoffBlocked            preflight / verification found unreadable sessions
     └── GateFailed                    smoke test, probe or analysis said no (CLI exit 3)
 
@@ -101,6 +102,10 @@ class SessionError(NahtlosError):
 
 
 class StoreUnreachable(SessionError):
+    transient = True
+
+
+class MigrationUnavailable(SessionError):
     transient = True
 
 
