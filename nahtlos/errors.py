@@ -19,7 +19,8 @@ they occur, with ``raise ... from``.
     │   ├── StoreUnreachable          session store not reachable (transient)
     │   ├── MigrationUnavailable      the migration provider cannot answer (transient)
     │   └── HandoffBlocked            preflight / verification found unreadable sessions
-    └── GateFailed                    smoke test, probe or analysis said no (CLI exit 3)
+    ├── GateFailed                    smoke test, probe or analysis said no (CLI exit 3)
+    └── MetricsUnavailable            the metrics source (Prometheus ...) did not answer (transient)
 
 Messages never contain user-session contents or secrets: they name keys,
 modules and versions only.
@@ -115,6 +116,10 @@ class HandoffBlocked(SessionError):
 
 class GateFailed(NahtlosError):
     exit_code = 3
+
+
+class MetricsUnavailable(NahtlosError):
+    transient = True
 
 
 def is_transient(exc: BaseException) -> bool:
