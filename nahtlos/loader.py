@@ -79,16 +79,20 @@ def _descriptor_error(exc: ValidationError, text: str, source: str) -> Descripto
     more = exc.error_count() - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return DescriptorError(message, file=source, path=".".join(loc), line=_line_of(text, loc))
+    line, found = _locate(text, loc)
+    if found < len(loc) and loc[-1].isdigit():
+        loc = loc[:-1]  # a single value we turned into a list: point at the value itself
+    return DescriptorError(message, file=source, path=".".join(loc), line=line)
 
 
-def _line_of(text: str, loc: list[str]) -> int | None:
-    """1-based line of the deepest node along ``loc`` that exists in the YAML."""
+def _locate(text: str, loc: list[str]) -> tuple[int | None, int]:
+    """1-based line of the deepest node along ``loc`` that exists in the YAML, and how many parts matched."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return None
+        return None, 0
     line = node.start_mark.line + 1 if node else None
+    found = 0
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
@@ -100,4 +104,5 @@ def _line_of(text: str, loc: list[str]) -> int | None:
             line = node.start_mark.line + 1
         else:
             break
-    return line
+        found += 1
+    return line, found

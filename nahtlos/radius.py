@@ -8,6 +8,7 @@ provider -> consumer graph, with reachability kept as integer bitsets, so a
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 
 from nahtlos.compat import Compatibility
 from nahtlos.descriptor import Application
@@ -42,18 +43,15 @@ def blast_radius(app: Application, compat: Compatibility, modules: set[str]) -> 
             mask |= own[succ] | reach[succ]
         reach[comp] = mask
     out: dict[str, list[str]] = {}
+    table = np.array(names, dtype=object)
+    width = (len(names) + 7) // 8
     for module in sorted(modules):
         mask = reach[members[module]] & ~bit[module]
-        out[module] = _names(mask, names)
+        out[module] = _names(mask, table, width)
     return out
 
 
-def _names(mask: int, names: list[str]) -> list[str]:
-    found = []
-    index = 0
-    while mask:
-        low = mask & -mask
-        index = low.bit_length() - 1
-        found.append(names[index])
-        mask ^= low
-    return found
+def _names(mask: int, table: np.ndarray, width: int) -> list[str]:
+    """Names of the set bits, in order; numpy because radii can hold thousands of modules."""
+    bits = np.unpackbits(np.frombuffer(mask.to_bytes(width, "little"), dtype=np.uint8), bitorder="little")
+    return table[np.flatnonzero(bits)].tolist()
