@@ -70,7 +70,7 @@ class Module(Frozen):
     deployed: SemVer
     versions: dict[SemVer, VersionSpec]
     run: "RunSpec | None" = None  # per-platform workload; see nahtlos.runspec
-    smoke: list[Any] | None = None  # checks run against a version and after each wave
+    smoke: "list[SmokeCheck] | None" = None  # checks run against a version and after each wave
     strategy: dict[str, Any] | None = None  # per-module override of the application strategy
 
     @model_validator(mode="after")
@@ -93,8 +93,10 @@ class Application(Frozen):
     entry: DnsLabel | None = None  # module that serves the public entry address
     strategy: dict[str, Any] | None = None
     sessions: dict[str, Any] | None = None
+    routing: "RoutingSpec" = Field(default_factory=lambda: RoutingSpec())
     probes: dict[str, Any] | None = None
     rollback: Literal["wave", "all"] = "wave"
+    journeys: "dict[str, Journey]" = Field(default_factory=dict)  # user journeys, see nahtlos.smoke
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -140,6 +142,8 @@ class Application(Frozen):
 
 
 from nahtlos.runspec import RunSpec  # noqa: E402  (RunSpec builds on Frozen above)
+from nahtlos.smoke import Journey, SmokeCheck  # noqa: E402
+from nahtlos.platforms.local.spec import RoutingSpec  # noqa: E402
 
 Module.model_rebuild()
 Application.model_rebuild()

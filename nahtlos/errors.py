@@ -12,6 +12,7 @@ they occur, with ``raise ... from``.
     ├── PlatformError                 a platform backend failed
     │   ├── PlatformUnreachable       daemon / API server not reachable (transient)
     │   ├── DeployFailed              a version did not start or never became ready
+    │   │   └── DeployRefused         ... because of its run spec or the host (also InvalidInput, exit 2)
     │   ├── Conflict                  concurrent change (transient, retry)
     │   ├── AccessDenied              the platform refused our credentials (401/403)
     │   └── ObjectRejected            the platform refused an object as invalid (400/422)
@@ -84,6 +85,10 @@ class PlatformUnreachable(PlatformError):
 
 class DeployFailed(PlatformError):
     pass
+
+
+class DeployRefused(DeployFailed, InvalidInput):
+    """The version cannot start as described: command missing, port taken, never ready."""
 
 
 class Conflict(PlatformError):

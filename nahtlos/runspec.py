@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from nahtlos.descriptor import Frozen
+from nahtlos.platforms.kubernetes.spec import KubernetesRunSpec
+from nahtlos.platforms.local.spec import LocalRunSpec
 
 
 class RunSpec(Frozen):
-    local: dict[str, Any] | None = None  # replaced by the local backend's model
-    kubernetes: dict[str, Any] | None = None  # replaced by the Kubernetes backend's model
+    local: LocalRunSpec | None = None
+    kubernetes: KubernetesRunSpec | None = None
