@@ -92,7 +92,7 @@ class Application(Frozen):
     external: dict[DnsLabel, tuple[SemVer, ...]] = Field(default_factory=dict)
     entry: DnsLabel | None = None  # module that serves the public entry address
     strategy: dict[str, Any] | None = None
-    sessions: dict[str, Any] | None = None
+    sessions: "SessionsConfig | None" = None  # see nahtlos.sessions.config
     routing: "RoutingSpec" = Field(default_factory=lambda: RoutingSpec())
     probes: dict[str, Any] | None = None
     rollback: Literal["wave", "all"] = "wave"
@@ -144,6 +144,7 @@ class Application(Frozen):
 from nahtlos.runspec import RunSpec  # noqa: E402  (RunSpec builds on Frozen above)
 from nahtlos.smoke import Journey, SmokeCheck  # noqa: E402
 from nahtlos.platforms.local.spec import RoutingSpec  # noqa: E402
+from nahtlos.sessions.config import SessionsConfig  # noqa: E402
 
 Module.model_rebuild()
 Application.model_rebuild()

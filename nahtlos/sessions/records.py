@@ -1,0 +1,110 @@
+"""Session records as bytes and as dicts: parsing, encoding, hashing, digests.
+
+Also the two guards that keep contents out of everything nahtlos shows:
+``scrub`` removes record values from a reason text (a migration that breaks
+the contract and puts a value into its error must not leak it), and
+``mask_key`` shortens a key for logs, because a session key usually ends in
+the session id, which is a bearer credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Why a record cannot be used; the keys of every ``by_reason`` count.
+CORRUPT_JSON = "corrupt_json"
+NO_SCHEMA = "no_schema"
+NOT_STRING = "not_a_string"
+UNKNOWN_SCHEMA = "unknown_schema"
+MIGRATION_REFUSED = "migration_refused"
+MIGRATION_ERROR = "migration_error"
+DOWN_CAST_REFUSED = "down_cast_refused"
+ROUND_TRIP_MISMATCH = "round_trip_mismatch"
+
+MAX_REASON = 120
+
+
+class Unusable(Exception):
+    """A record nahtlos cannot use; ``reason`` is one of the constants above, ``detail`` is scrubbed."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason, self.detail = reason, detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+    @property
+    def label(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+def parse(raw: bytes, *, schema_field: str) -> tuple[dict[str, Any], int]:
+    """The record and its schema version; ``Unusable`` when it has none."""
+    try:
+        record = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Unusable(CORRUPT_JSON) from None
+    if not isinstance(record, dict):
+        raise Unusable(NO_SCHEMA, "not a JSON object")
+    schema = schema_of(record, schema_field)
+    if schema is None:
+        raise Unusable(NO_SCHEMA, f"no integer field {schema_field!r}")
+    return record, schema
+
+
+def schema_of(record: Mapping[str, Any], schema_field: str) -> int | None:
+    value = record.get(schema_field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def encode(record: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        raise Unusable(MIGRATION_ERROR, "the migrated record is not JSON-serializable") from None
+
+
+def sha1(raw: bytes) -> str:
+    return hashlib.sha1(raw).hexdigest()
+
+
+def user_digest(record: Mapping[str, Any], fields: Iterable[str]) -> str:
+    """SHA-256 over the user-data fields, independent of key order and spacing.
+
+    An absent field and a field holding null digest differently.
+    """
+    picked = [[name, name in record, record.get(name)] for name in fields]
+    canonical = json.dumps(picked, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _leaves(value: Any, *, top: bool = True) -> Iterable[str]:
+    """Every value, and every key below the top level (top-level names are the schema, not data)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not top:
+                yield str(k)
+            yield from _leaves(v, top=False)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v, top=False)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def scrub(text: str, *records: Any) -> str:
+    """``text`` shortened, with every value (and nested key) of ``records`` longer than two characters
+    replaced by '***'."""
+    text = " ".join(str(text).split())[: MAX_REASON * 4]
+    for leaf in sorted({leaf for r in records for leaf in _leaves(r) if len(leaf) > 2}, key=len, reverse=True):
+        text = text.replace(leaf, "***")
+    return text[:MAX_REASON]
+
+
+def mask_key(key: str, prefix: str) -> str:
+    """``session:3f9a…`` for ``session:3f9a0c...``: enough to tell keys apart in a log, not to use one."""
+    ident = key[len(prefix):] if key.startswith(prefix) else key
+    return f"{prefix}{ident[:4]}…" if len(ident) > 4 else prefix + ident
