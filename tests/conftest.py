@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.prefect_server", "tests.fixtures.redis"]
