@@ -1,0 +1,87 @@
+"""From block names to live connections, once per process.
+
+Flows and sub-flows pass a small, serializable ``Target`` (the application and
+the block names); tasks turn it into a platform client, a session store and a
+metric provider here. Connections are cached per process, so the tasks of one
+run share them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from nahtlos.analysis.platform_stats import PlatformStatsProvider
+from nahtlos.analysis.window import MetricsProvider
+from nahtlos.descriptor import Application
+from nahtlos.platforms.base import Platform
+from nahtlos.sessions.config import SessionsConfig
+from nahtlos.sessions.providers import MigrationProvider, provider_for
+from nahtlos.sessions.store import SessionStore
+
+
+class Target(BaseModel):
+    """What a release acts on: the application and where its infrastructure is described."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    application: str
+    catalog: str = "default"  # ApplicationCatalog block
+    platform: str = "nahtlos-local-platform/default"  # <block type slug>/<block name>
+    session_store: str | None = "default"  # RedisSessionStoreConfig block; None: no managed sessions
+    metrics: str | None = None  # PrometheusMetrics block; None: the platform's own statistics
+
+
+@dataclass
+class Connections:
+    app: Application
+    platform: Platform
+    metrics: MetricsProvider
+    store: SessionStore | None
+    sessions: SessionsConfig | None
+
+    def migrations(self, *, address: str | None = None) -> MigrationProvider:
+        assert self.sessions is not None
+        return provider_for(self.sessions, address=address)
+
+
+_cache: dict[Target, Connections] = {}
+_lock = threading.Lock()
+
+
+def connect(target: Target, *, app: Application | None = None) -> Connections:
+    """Connections for ``target``; ``app`` replaces the cached descriptor (e.g. at live versions)."""
+    with _lock:
+        found = _cache.get(target)
+        if found is None:
+            found = _cache[target] = _open(target)
+        if app is not None:
+            found.app = app
+        return found
+
+
+def forget(target: Target) -> None:
+    with _lock:
+        _cache.pop(target, None)
+
+
+def _open(target: Target) -> Connections:
+    from prefect.blocks.core import Block
+
+    import blocks  # noqa: F401  (registers the block classes so Block.load finds them)
+    from blocks.catalog import ApplicationCatalog
+    from blocks.metrics import PrometheusMetrics
+    from blocks.session_store import RedisSessionStoreConfig
+
+    app = ApplicationCatalog.load(target.catalog).load_application(target.application)
+    platform = Block.load(target.platform).connect(app)
+    if target.metrics:
+        metrics = PrometheusMetrics.load(target.metrics).provider(application=app.name)
+    else:
+        metrics = PlatformStatsProvider(status=platform.status)
+    store = None
+    if app.sessions is not None and target.session_store:
+        store = RedisSessionStoreConfig.load(target.session_store).connect()
+    return Connections(app=app, platform=platform, metrics=metrics, store=store, sessions=app.sessions)
