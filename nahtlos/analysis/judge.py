@@ -29,6 +29,9 @@ from nahtlos.analysis.significance import (align_histograms, error_rate_upper_bo
 from nahtlos.analysis.window import MetricsProvider
 
 
+EXHAUSTED = "still inconclusive"
+
+
 def judge(*, window: MetricsWindow, canary: str, stable: str, config: AnalysisConfig,
           gates: Sequence[GateCheck] = (), extensions_used: int = 0) -> Judgement:
     """Compare ``canary`` with ``stable`` (versions of ``window.module``) and explain the verdict."""
@@ -45,7 +48,7 @@ def judge(*, window: MetricsWindow, canary: str, stable: str, config: AnalysisCo
                      stable_version=stable, source=window.source,
                      window_seconds=round(window.ended_at - window.started_at, 3), gates=all_gates,
                      error_rate=errors, latency=latency, extensions_used=extensions_used,
-                     extend=(verdict is Verdict.INCONCLUSIVE))
+                     extend=(verdict is Verdict.INCONCLUSIVE), exhausted=reason.startswith(EXHAUSTED))
 
 
 def analyze(*, provider: MetricsProvider, start: WindowStart, canary: str, stable: str, config: AnalysisConfig,
@@ -67,7 +70,7 @@ def _combine(gates: Sequence[GateCheck], errors: ErrorRateResult, latency: Laten
         return Verdict.FAIL, "; ".join(failed)
     unsure = [f"{name}: {m.reason}" for name, m in metrics.items() if m.classification is Verdict.INCONCLUSIVE]
     if unsure and extensions_used >= config.max_inconclusive_extensions:
-        return Verdict.FAIL, (f"still inconclusive after {extensions_used} extension(s) of the bake: "
+        return Verdict.FAIL, (f"{EXHAUSTED} after {extensions_used} extension(s) of the bake: "
                               + "; ".join(unsure))
     if unsure:
         left = config.max_inconclusive_extensions - extensions_used

@@ -133,6 +133,7 @@ class Judgement(Model):
     latency: LatencyResult
     extensions_used: int
     extend: bool  # inconclusive with extensions left: bake longer, then judge again
+    exhausted: bool = False  # fail only because it stayed inconclusive after the last extension
 
     def summary(self) -> str:
         """One line for logs and reports (numbers only, no user data)."""

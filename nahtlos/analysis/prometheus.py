@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from nahtlos.analysis.exposition import CODE_CLASSES, CONNECTION_ERRORS, DURATION, REQUESTS
+from nahtlos.analysis.exposition import CODE_CLASSES, CODE_LABEL, CONNECTION_ERRORS, DURATION, REQUESTS
 from nahtlos.analysis.models import MetricsWindow, WindowStart
 from nahtlos.analysis.window import build_window
 from nahtlos.errors import MetricsUnavailable
@@ -66,8 +66,8 @@ class PrometheusProvider:
             labels, value = sample["metric"], float(sample["value"][1])
             fields = totals[labels.get("version", "")]
             name = labels["__name__"]
-            if name == REQUESTS and labels.get("code_class") in CODE_CLASSES:
-                key = CODE_CLASSES[labels["code_class"]]
+            if name == REQUESTS and labels.get(CODE_LABEL) in CODE_CLASSES:
+                key = CODE_CLASSES[labels[CODE_LABEL]]
                 fields[key] = fields.get(key, 0) + round(value)
             elif name == CONNECTION_ERRORS:
                 fields["connection_errors"] = fields.get("connection_errors", 0) + round(value)
@@ -97,8 +97,9 @@ class PrometheusProvider:
 
 
 def _request_stats(fields: dict[str, Any]) -> RequestStats:
-    fields["latency_buckets"] = dict(fields["latency_buckets"])
-    fields["requests"] = sum(fields.get(f, 0) for f in CODE_CLASSES.values())
+    buckets = dict(fields["latency_buckets"])
+    fields["latency_buckets"] = buckets
+    fields["requests"] = buckets.get(math.inf, 0)  # every request, 1xx included, as the router counts
     return RequestStats(**fields)
 
 

@@ -34,8 +34,9 @@ def window_stats(*, version: str, start: RequestStats | None, end: RequestStats)
     went down mean the version restarted (or its router did): the end reading then counts from
     that restart, which under-counts rather than invents traffic.
 
-    Latency: the histogram holds every response; without a +Inf bucket the responses above
-    the highest bound are the responses not yet counted by it.
+    Latency: the histogram holds every request (``requests``); without a +Inf bucket the
+    requests above the highest bound are those not yet counted by it. A source that leaves
+    ``requests`` at 0 has its responses counted instead.
     """
     if start is None or _was_reset(start, end):
         start = RequestStats()
@@ -44,14 +45,15 @@ def window_stats(*, version: str, start: RequestStats | None, end: RequestStats)
     responses = delta["status_2xx"] + delta["status_3xx"] + delta["status_4xx"] + delta["status_5xx"]
     buckets = {le: count - start.latency_buckets.get(le, 0) for le, count in end.latency_buckets.items()}
     if math.inf not in end.latency_buckets:
-        buckets[math.inf] = responses
+        buckets[math.inf] = (end.requests - start.requests) or responses
     return WindowStats(version=version, responses=responses, errors=delta["status_5xx"],
                        client_errors=delta["status_4xx"], connection_errors=delta["connection_errors"],
                        latency_buckets=buckets, latency_sum_seconds=end.latency_sum_seconds - start.latency_sum_seconds)
 
 
 def _was_reset(start: RequestStats, end: RequestStats) -> bool:
-    counters = ("status_2xx", "status_3xx", "status_4xx", "status_5xx", "connection_errors", "latency_sum_seconds")
+    counters = ("requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "connection_errors",
+                "latency_sum_seconds")
     if any(getattr(end, c) < getattr(start, c) for c in counters):
         return True
     return any(end.latency_buckets.get(le, 0) < count for le, count in start.latency_buckets.items())

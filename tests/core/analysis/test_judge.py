@@ -39,7 +39,7 @@ def test_a_clearly_broken_canary_fails_before_it_has_the_minimum_samples():
 
 def test_too_few_samples_is_inconclusive_and_asks_for_a_longer_bake():
     result = verdict_of(window_stats("2.0.0", latencies(20, seed=7)), window_stats("1.0.0", latencies(400, seed=8)))
-    assert result.verdict is Verdict.INCONCLUSIVE and result.extend
+    assert result.verdict is Verdict.INCONCLUSIVE and result.extend and not result.exhausted
     assert "too few" in result.error_rate.reason and "too few" in result.latency.reason
     assert "3 extension(s) left" in result.reason
 
@@ -47,7 +47,7 @@ def test_too_few_samples_is_inconclusive_and_asks_for_a_longer_bake():
 def test_inconclusive_turns_into_fail_once_the_extensions_are_used_up():
     result = verdict_of(window_stats("2.0.0", latencies(20, seed=7)), window_stats("1.0.0", latencies(400, seed=8)),
                         extensions_used=3)
-    assert result.verdict is Verdict.FAIL and not result.extend
+    assert result.verdict is Verdict.FAIL and not result.extend and result.exhausted
     assert result.reason.startswith("still inconclusive after 3 extension(s)")
 
 
