@@ -14,9 +14,10 @@ from starlette.routing import Route
 SECRET_IN_BODY = "Erika Mustermann, Heidestrasse 17"  # stands for citizens' data in responses
 
 
-def build_app() -> Starlette:
-    sessions: dict[str, str] = {}  # token -> user
-    drafts: dict[int, dict] = {}
+def build_app(*, sessions: dict[str, str] | None = None, drafts: dict[int, dict] | None = None) -> Starlette:
+    """Pass the same ``sessions``/``drafts`` to two apps to stand for two versions sharing a store."""
+    sessions = {} if sessions is None else sessions  # token -> user
+    drafts = {} if drafts is None else drafts
 
     def user_of(request: Request) -> str | None:
         return sessions.get(request.cookies.get("bs_session", ""))

@@ -72,6 +72,17 @@ def test_a_journey_pauses_at_its_checkpoint_and_resumes_at_another_address_with_
     assert lost.failure_classes == {"redirect-to-login": 1}
 
 
+def test_a_resumed_journey_carries_its_cookies_to_a_version_on_another_port_sharing_the_store():
+    journey = Journey.model_validate(DRAFT_JOURNEY)
+    sessions, drafts = {}, {}
+    with serve_asgi(build_app(sessions=sessions, drafts=drafts)) as old_url, \
+            serve_asgi(build_app(sessions=sessions, drafts=drafts)) as new_url:
+        with JourneyRun(journey, name="draft", base_url=old_url, variables=CREDENTIALS) as run:
+            run.run_to_checkpoint()
+            report = run.resume(base_url=new_url)
+    assert report.finished and [r.step for r in report.results][-1] == "read-back"
+
+
 def test_a_failing_journey_stops_at_the_failing_step(base_url):
     journey = Journey.model_validate(DRAFT_JOURNEY)
     report = run_journey(journey, name="d", base_url=base_url, variables={**CREDENTIALS, "password": "wrong"})
