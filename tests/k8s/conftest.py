@@ -59,3 +59,25 @@ def namespace(admin_api) -> Iterator[str]:
         yield name
     finally:
         core.delete_namespace(name)
+
+
+K8S_APP = Path(__file__).with_name("k8sapp.yaml")
+
+
+@pytest.fixture(scope="session")
+def shop_app():
+    from nahtlos.loader import load_application
+
+    return load_application(K8S_APP)
+
+
+@pytest.fixture
+def make_platform(admin_api, namespace, shop_app):
+    """``make_platform(router="openshift-route", app=..., api=...)`` -> a platform in the test's namespace."""
+    from nahtlos.platforms.kubernetes import KubernetesPlatform
+
+    def make(*, router: str = "gateway-api", app=None, api=None, **options):
+        return KubernetesPlatform(application=app or shop_app, api_client=api or admin_api, namespace=namespace,
+                                  router=router, router_options=options or None)
+
+    return make

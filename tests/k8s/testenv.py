@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -78,7 +79,8 @@ class ControlPlane:
         text = path.read_text(errors="replace") if path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_for(self, name: str, url: str, *, timeout: float, verify: str | bool = False) -> None:
+    def wait_for(self, name: str, url: str, *, timeout: float, ca_file: Path | None = None) -> None:
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else False
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.processes[name].poll() is not None:
@@ -165,7 +167,7 @@ def _start_components(plane: ControlPlane) -> None:
         "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
         # Pods must not wait for the default ServiceAccount the controller creates moments later.
         "--disable-admission-plugins=ServiceAccount", "--profiling=false")
-    plane.wait_for("kube-apiserver", f"{plane.server}/readyz", timeout=120, verify=str(pki["ca"]))
+    plane.wait_for("kube-apiserver", f"{plane.server}/readyz", timeout=120, ca_file=pki["ca"])
 
     plane.kubeconfig = d / "admin.kubeconfig"
     plane.kubeconfig.write_text(yaml.safe_dump(kubeconfig(
