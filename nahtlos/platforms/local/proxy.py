@@ -48,8 +48,10 @@ class ProxyTimeouts:
 class Listener:
     """Shared state of one listening address (a module's service address or the public entry)."""
 
-    def __init__(self, routes: ModuleRoutes, timeouts: ProxyTimeouts, *, forwarded_proto: bytes = b"http") -> None:
+    def __init__(self, routes: ModuleRoutes, timeouts: ProxyTimeouts, *, router_cookie: bool = False,
+                 forwarded_proto: bytes = b"http") -> None:
         self.routes = routes
+        self.router_cookie = router_cookie
         self.timeouts = timeouts
         self.forwarded_proto = forwarded_proto
         self.connections: set[ClientConnection] = set()
@@ -403,7 +405,7 @@ class ClientConnection(asyncio.Protocol):
         for name, value in ex.headers:
             if len(name) == 6 and name.lower() == b"cookie":
                 cookie = value if cookie is None else cookie + b"; " + value
-        backend, ex.set_cookie = self.listener.routes.route(cookie)
+        backend, ex.set_cookie = self.listener.routes.route(cookie, router_cookie=self.listener.router_cookie)
         if backend is None:
             self.listener.routes.unrouted += 1
             self.fail(ex, 503, "no ready version of this module")

@@ -17,12 +17,6 @@ from nahtlos.platforms.local.routes import ModuleRoutes
 from nahtlos.platforms.local.stats import VersionSample, prometheus_text
 
 
-def pin_cookie_name(module: str, *, entry: bool) -> str:
-    """``nahtlos_pin`` for the entry module; per-module names elsewhere, so that a gateway
-    forwarding cookies to the modules behind it never mixes their pins up."""
-    return "nahtlos_pin" if entry else f"nahtlos_pin_{module.replace('-', '_')}"
-
-
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; raises OSError (EADDRINUSE ...) before anything is started."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -46,16 +40,15 @@ class Router:
         self.servers: list[asyncio.base_events.Server] = []
         self._sweeper: asyncio.Task | None = None
 
-    def add_module(self, module: str, *, session_cookie: str | None, pin_idle_seconds: float,
-                   entry: bool) -> ModuleRoutes:
-        routes = ModuleRoutes(module, session_cookie=session_cookie,
-                              pin_cookie=pin_cookie_name(module, entry=entry), pin_idle_seconds=pin_idle_seconds)
+    def add_module(self, module: str, *, session_cookie: str | None, pin_idle_seconds: float) -> ModuleRoutes:
+        routes = ModuleRoutes(module, session_cookie=session_cookie, pin_idle_seconds=pin_idle_seconds)
         self.modules[module] = routes
         return routes
 
-    async def serve(self, module: str, sock: socket.socket) -> int:
-        """Serve ``module`` on an already bound socket; returns its port."""
-        listener = Listener(self.modules[module], self.timeouts)
+    async def serve(self, module: str, sock: socket.socket, *, entry: bool = False) -> int:
+        """Serve ``module`` on an already bound socket; returns its port. The ``entry``
+        listener (the public address) also pins sessions with the router's own cookie."""
+        listener = Listener(self.modules[module], self.timeouts, router_cookie=entry)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: ClientConnection(listener), sock=sock)
         self.listeners.append(listener)

@@ -54,7 +54,8 @@ class Backend:
 class ModuleRoutes:
     """Versions of one module and how requests are spread over them."""
 
-    def __init__(self, module: str, *, session_cookie: str | None, pin_cookie: str, pin_idle_seconds: float) -> None:
+    def __init__(self, module: str, *, session_cookie: str | None, pin_idle_seconds: float,
+                 pin_cookie: str = "nahtlos_pin") -> None:
         self.module = module
         self.backends: dict[str, Backend] = {}
         self.pins = PinTable(idle_seconds=pin_idle_seconds)
@@ -82,11 +83,18 @@ class ModuleRoutes:
         spare.sort(key=lambda b: b.draining)
         return spare[0] if spare else None
 
-    def route(self, cookie_header: bytes | None) -> tuple[Backend | None, str | None]:
-        """(version to use, router cookie to set or None) for a request carrying ``cookie_header``."""
+    def route(self, cookie_header: bytes | None, *, router_cookie: bool) -> tuple[Backend | None, str | None]:
+        """(version to use, router cookie to set or None) for a request carrying ``cookie_header``.
+
+        Only the public entry uses the router's own cookie: behind it, callers are other modules
+        whose HTTP clients keep cookie jars, and pinning a whole module version to one version of
+        the next module would starve a canary. There, only the application's session cookie pins.
+        """
         app_value = pin_value = None
         if cookie_header:
             app_value, pin_value = self._cookies(cookie_header)
+            if not router_cookie:
+                pin_value = None
         token, cookie_version = parse_router_cookie(pin_value) if pin_value else (None, None)
         if app_value is not None:
             digest = session_digest(b"app", app_value)
@@ -94,7 +102,7 @@ class ModuleRoutes:
             digest = session_digest(b"pin", token)
         else:  # a new session: follows the weights
             backend = self.pick()
-            return backend, (new_router_cookie(backend.version) if backend else None)
+            return backend, (new_router_cookie(backend.version) if backend and router_cookie else None)
         now = time.monotonic()
         known = self.pins.lookup(digest, now)
         recorded = known is not None
@@ -107,7 +115,7 @@ class ModuleRoutes:
             return None, None
         if not recorded or backend.version != known:
             self.pins.pin(digest, backend.version, now)
-        if cookie_version == backend.version:
+        if cookie_version == backend.version or not router_cookie:
             return backend, None
         return backend, new_router_cookie(backend.version, token)
 

@@ -34,7 +34,10 @@ def process_start_ticks(pid: int) -> int | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # exited, not yet reaped by its parent: gone for our purposes
+        return None
+    return int(fields[19])
 
 
 def describe_exit(code: int | None) -> str:
