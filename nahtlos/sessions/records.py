@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -81,26 +82,25 @@ def user_digest(record: Mapping[str, Any], fields: Iterable[str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _leaves(value: Any, *, top: bool = True) -> Iterable[str]:
-    """Every value, and every key below the top level (top-level names are the schema, not data)."""
+def _values(value: Any) -> Iterable[str]:
     if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not top:
-                yield str(k)
-            yield from _leaves(v, top=False)
+        for v in value.values():
+            yield from _values(v)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _leaves(v, top=False)
+            yield from _values(v)
     elif value is not None and not isinstance(value, bool):
         yield str(value)
 
 
 def scrub(text: str, *records: Any) -> str:
-    """``text`` shortened, with every value (and nested key) of ``records`` longer than two characters
-    replaced by '***'."""
+    """``text`` shortened, with every value of ``records`` longer than two characters replaced by '***'."""
     text = " ".join(str(text).split())[: MAX_REASON * 4]
-    for leaf in sorted({leaf for r in records for leaf in _leaves(r) if len(leaf) > 2}, key=len, reverse=True):
-        text = text.replace(leaf, "***")
+    values = sorted({v for r in records for v in _values(r) if len(v) > 2}, key=len, reverse=True)
+    if values:
+        # Substrings, not words: a value glued to other text must go too (privacy over readability).
+        pattern = re.compile("|".join(map(re.escape, values)))
+        text = pattern.sub("***", text)
     return text[:MAX_REASON]
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from nahtlos.errors import SessionError, StoreUnreachable
 from nahtlos.sessions.store import Cas, Expiring, Replacement
@@ -80,9 +82,14 @@ class RedisSessionStore:
         self._schemas = client.register_script(_SCHEMAS)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 10.0) -> "RedisSessionStore":
+    def from_url(cls, url: str, *, timeout: float = 10.0, retries: int | None = None) -> "RedisSessionStore":
+        """``retries``: how often redis-py itself retries a command on a broken connection
+        (None: its default, which rides out a restart of a few seconds)."""
+        options: dict[str, object] = {}
+        if retries is not None:
+            options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.01), retries)
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                      decode_responses=False)
+                                      decode_responses=False, **options)
         return cls(client)
 
     def close(self) -> None:
