@@ -25,9 +25,14 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nahtlos.descriptor import Frozen
+
+class Frozen(BaseModel):
+    # Same settings as nahtlos.descriptor.Frozen; not imported from there because the descriptor
+    # imports this module (import cycle).
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
