@@ -167,6 +167,8 @@ class LocalPlatform:
         return self.application
 
     def _endpoint(self) -> tuple[str, str]:
+        if self._address is not None:
+            return self._address.rstrip("/"), self._token or self.state.token(create=False)
         if self.state is not None:
             info = running_daemon(self.state)
             if info is None:
