@@ -1,0 +1,1 @@
+"""Example applications released by nahtlos (the demo and the benchmark run these)."""
