@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from nahtlos.errors import DeployFailed, InvalidInput, ObjectRejected, PlatformError, UnknownObject
+from nahtlos.errors import Conflict, DeployFailed, InvalidInput, ObjectRejected, PlatformError, UnknownObject
 from tests.k8s.snapshots import pods_by_version, snapshot
 
 HTTPROUTE = ("gateway.networking.k8s.io", "v1")
@@ -136,7 +136,7 @@ def test_retire_removes_every_object_of_the_version_and_refuses_a_version_with_w
     platform.deploy(module="back", version="1.1.0")
     platform.set_weights(module="back", weights={"1.1.0": 100})
 
-    with pytest.raises(PlatformError, match="100% of the traffic"):
+    with pytest.raises(Conflict, match="100% of the traffic"):
         platform.retire(module="back", version="1.1.0")
     platform.retire(module="back", version="1.0.0")
     platform.retire(module="back", version="1.0.0")  # already gone: no-op

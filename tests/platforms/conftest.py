@@ -22,6 +22,7 @@ TINYAPP = Path(__file__).resolve().parents[1] / "apps" / "tinyapp.yaml"
 
 BACKENDS = {
     "local": "tests.platforms.local.backend:started_local_platform",
+    "kubernetes": "tests.k8s.backend:started_kubernetes_platform",
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from kubernetes import client
 
 from nahtlos.descriptor import Application
-from nahtlos.errors import InvalidInput, PlatformError, UnknownObject
+from nahtlos.errors import Conflict, InvalidInput, PlatformError, UnknownObject
 from nahtlos.platforms.base import DrainReport, PlatformStatus, TrafficSplit, VersionStatus
 from nahtlos.platforms.kubernetes import workloads
 from nahtlos.platforms.kubernetes.objects import Cluster
@@ -44,7 +44,7 @@ class KubernetesPlatform:
 
     def __init__(self, *, application: Application, api_client: client.ApiClient, namespace: str,
                  router: str = "gateway-api", router_options: dict[str, Any] | None = None,
-                 verify_poll_seconds: float = 0.5) -> None:
+                 entry_url: str | None = None, verify_poll_seconds: float = 0.5) -> None:
         specs = {name: m.run.kubernetes for name, m in application.modules.items() if m.run and m.run.kubernetes}
         missing = sorted(set(application.modules) - set(specs))
         if missing:
@@ -58,6 +58,7 @@ class KubernetesPlatform:
         self.router = build_router(router, RouterContext(api=api_client, namespace=namespace, app=application.name,
                                                          specs=specs, routing=application.routing),
                                    **(router_options or {}))
+        self.entry_url = entry_url  # the public address (Gateway / Route host), when the operator knows it
         self.verify_poll_seconds = verify_poll_seconds
 
     # helpers -----------------------------------------------------------------
@@ -139,9 +140,15 @@ class KubernetesPlatform:
         return self.traffic(module=module)
 
     def traffic(self, *, module: str) -> TrafficSplit:
+        """The router's configured split; ``live`` as far as the cluster can prove it. With exactly one
+        version running nothing else can receive the module's traffic, so that split is verified."""
         self._spec(module)
         state = self._route(module)
-        live = self.router.live(module=module, state=state) if state.weights else None
+        running = list(self._running(module))
+        if len(running) == 1 and state.weights == {running[0]: 100}:
+            live: dict[str, int] | None = dict(state.weights)
+        else:
+            live = self.router.live(module=module, state=state) if state.weights else None
         return TrafficSplit(module=module, configured=dict(state.weights), live=live)
 
     def drain(self, *, module: str, version: str, deadline: float, move_to: str | None = None) -> DrainReport:
@@ -223,8 +230,9 @@ class KubernetesPlatform:
         spec = self._spec(module)
         weight = self._route(module).weights.get(version, 0)
         if weight > 0:
-            raise PlatformError(f"refusing to retire a version that still carries {weight}% of the traffic",
-                                subject=f"{module} {version}", hint="set its weight to 0 (drain it) first")
+            raise Conflict(f"refusing to retire a version that still carries {weight}% of the traffic",
+                           subject=f"{module} {version}", hint="set its weight to 0 (drain it) first",
+                           transient=False)
 
         def remove(current: RouteState | None) -> RouteState | None:
             if current is None or version not in current.weights:
@@ -256,10 +264,7 @@ class KubernetesPlatform:
             split = self.traffic(module=module)
             modules[module] = module_status(module, deployments, split, namespace=self.namespace,
                                             port=self.specs[module].port, draining_annotation=DRAINING)
-        entry = self.application.entry
-        return PlatformStatus(application=self.application.name,
-                              entry_address=modules[entry].service_address if entry in modules else None,
-                              modules=modules)
+        return PlatformStatus(application=self.application.name, entry_address=self.entry_url, modules=modules)
 
     def set_release_state(self, *, module: str, state: dict[str, Any]) -> None:
         """Stored as a JSON annotation on every Deployment of the module (new versions inherit it)."""
