@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 scripts/install-test-deps.sh
+# Kubernetes control plane for tests/k8s: built from Go once (about 8 min on 2 cores), then cached.
+if command -v go >/dev/null 2>&1; then scripts/k8s/build.sh >/dev/null; fi
 set +e
 "$BIN/pytest" "$@"
 rc=$?
