@@ -17,7 +17,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from nahtlos.errors import ReleaseRefused
 
-LEASE_SECONDS = 30
+LEASE_SECONDS = 60  # the server refuses shorter leases
 
 
 def limit_name(application: str) -> str:

@@ -70,16 +70,16 @@ def run_release(target: Target, targets: dict[str, str], strategy: dict[str, Any
                     revert_promoted(target, waves[:-1])
                 return finish(target, plan, waves, started, outcome.outcome, outcome.reason)
         return finish(target, plan, waves, started, Outcome.PROMOTED, "")
-    except NahtlosError as exc:
-        outcome = Outcome.REFUSED if exc.exit_code == 2 or not waves else Outcome.FAILED
-        return finish(target, plan, waves, started, outcome, str(exc))
+    except NahtlosError as exc:  # before any wave ran this is a refusal; after, an operator must look
+        started_waves = plan is not None and plan.releasable
+        return finish(target, plan, waves, started, Outcome.FAILED if started_waves else Outcome.REFUSED, str(exc))
 
 
 @flow(name="wave", flow_run_name="wave {index}")
 def release_wave(target: Target, plan: ReleasePlan, index: int, strategy: dict[str, Any] | None = None) -> WaveOutcome:
     modules = plan.waves[index]
     app = connect(target).app
-    step = plan.session_steps[index] if plan.session_steps and app.sessions else None
+    step = _session_step(app, plan, index)
     if step is not None:
         compat_writing(target, step)
     changes = [plan.changes[m] for m in modules]
@@ -97,7 +97,7 @@ def release_wave(target: Target, plan: ReleasePlan, index: int, strategy: dict[s
             return promote_wave(target, index, changes, outcomes, step, strategy)
         reason = "smoke test after the wave failed: " + "; ".join(f"{r.target}: {r.failure_classes}" for r in broken)
     else:
-        reason = "; ".join(f"{o.module}: {o.reason}" for o in failed)
+        reason = "; ".join(o.reason for o in failed)  # each names its module
     for o in outcomes:
         if o.rolled_back_at is None and o.canary in _running(target, o.module):
             roll_back(target, o.module, o.stable, o.canary)
@@ -106,6 +106,16 @@ def release_wave(target: Target, plan: ReleasePlan, index: int, strategy: dict[s
                                            write_during=step.stored_before, stored_after=step.stored_before))
     return WaveOutcome(index=index, modules=modules, outcome=Outcome.ROLLED_BACK, reason=reason,
                        module_outcomes=outcomes)
+
+
+def _session_step(app, plan: ReleasePlan, index: int) -> SessionStep | None:
+    """The wave's session handoff, when it has one: a session module changes, or the format moves."""
+    if not plan.session_steps or app.sessions is None:
+        return None
+    step = plan.session_steps[index]
+    changes = [plan.changes[m] for m in plan.waves[index]]
+    touches = any(app.modules[c.module].versions[c.to_version].session for c in changes)
+    return step if touches or step.migrates else None
 
 
 def _running(target: Target, module: str) -> set[str]:
@@ -120,8 +130,12 @@ def promote_wave(target: Target, index: int, changes, outcomes: list[ModuleOutco
         deadline = strategy_for(app, change.module, strategy).drain_deadline
         promote(target, change.module, change.from_version, change.to_version, deadline)
     sessions = []
-    if step is not None:
-        handoff = migrate_sessions(target, step, {c.module: c.to_version for c in changes})
+    if step is not None and step.migrates:
+        try:
+            handoff = migrate_sessions(target, step, {c.module: c.to_version for c in changes})
+        except NahtlosError as exc:  # promoted already: report, an operator looks at the named keys
+            return WaveOutcome(index=index, modules=[c.module for c in changes], outcome=Outcome.FAILED,
+                               reason=str(exc), module_outcomes=outcomes)
         sessions = [handoff.migration.summary(), handoff.verification.summary()]
     return WaveOutcome(index=index, modules=[c.module for c in changes], outcome=Outcome.PROMOTED,
                        module_outcomes=outcomes, sessions=sessions)

@@ -27,15 +27,10 @@ def bake(*, provider: MetricsProvider, start: WindowStart, canary: str, stable: 
     while (left := deadline - clock()) > 0:
         sleep(min(interval, left))
         last = analyze(provider=provider, start=start, canary=canary, stable=stable, config=config, gates=gates())
-        if last.verdict is Verdict.FAIL and not _only_inconclusive_fail(last):
+        # "Too few samples" turned into fail (no extensions left) only means "not yet" during a bake.
+        if last.verdict is Verdict.FAIL and not last.exhausted:
             return last
     return last
-
-
-def _only_inconclusive_fail(judgement: Judgement) -> bool:
-    # With max_inconclusive_extensions == 0 the judge turns "too few samples" into fail;
-    # during a bake that only means "not yet", so it must not stop the bake.
-    return judgement.reason.startswith("still inconclusive")
 
 
 def analyze_window(*, provider: MetricsProvider, start: WindowStart, canary: str, stable: str,
@@ -50,6 +45,6 @@ def analyze_window(*, provider: MetricsProvider, start: WindowStart, canary: str
             return result
         early = bake(provider=provider, start=start, canary=canary, stable=stable, config=config,
                      seconds=extension, interval=interval, gates=gates, sleep=sleep)
-        if early is not None and early.verdict is Verdict.FAIL and not _only_inconclusive_fail(early):
+        if early is not None and early.verdict is Verdict.FAIL and not early.exhausted:
             return early
         used += 1
