@@ -179,10 +179,14 @@ class LocalPlatform:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
               timeout: float | None = None) -> Any:
-        if not self._pushed:
+        if not self._pushed:  # the daemon learns this (possibly newer) descriptor before the first verb
             self._pushed = True
-            self._call("PUT", "/v1/application",
-                       {"application": self.application.model_dump(mode="json", by_alias=True, exclude_none=True)})
+            try:
+                self._call("PUT", "/v1/application",
+                           {"application": self.application.model_dump(mode="json", by_alias=True, exclude_none=True)})
+            except NahtlosError:
+                self._pushed = False
+                raise
         address, token = self._endpoint()
         try:
             response = self._http.request(method, address + path, json=body,

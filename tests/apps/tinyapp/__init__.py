@@ -7,6 +7,7 @@ contract tests and by the release-flow end-to-end tests.
 Endpoints (every module):
     GET  /healthz          readiness: 200 {"status": "ok"}
     GET  /whoami           {"module", "version"} (no downstream call)
+    GET  /headers          {"module", "version", "headers": [[name, value], ...]} as received
     GET  /                 {"module", "version", "downstream": <answer of the next module>}
     GET  /login            sets the session cookie ``tiny_session`` (a random id)
     GET  /slow?ms=N        answers after N milliseconds (in-flight requests for drain tests)
@@ -84,6 +85,9 @@ class TinyApp:
             return
         if path == "/whoami":
             await _json(send, 200, self.identity)
+        elif path == "/headers":
+            headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
+            await _json(send, 200, {"headers": headers, **self.identity})
         elif path == "/login":
             cookie = f"tiny_session={secrets.token_hex(16)}; Path=/; HttpOnly"
             await _json(send, 200, {"logged_in": True, **self.identity}, [(b"set-cookie", cookie.encode())])
