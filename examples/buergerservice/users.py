@@ -34,8 +34,9 @@ UNKNOWN_FATE = (Outcome.ERROR_5XX, Outcome.TIMEOUT, Outcome.CONNECTION_ERROR)
 
 
 class BuergerserviceJourney:
-    verify_every = 6
+    verify_every = 6  # every n-th step checks identity and reads back every draft
     password = "demo"
+    actions: tuple[tuple[Callable[..., Awaitable[None]], float], ...]  # set below the class
 
     def __init__(self, user: VirtualUser) -> None:
         self.username = f"buerger{user.index:05d}"
@@ -54,7 +55,7 @@ class BuergerserviceJourney:
         if self.steps % self.verify_every == 0:
             await self.verify(user)
             return
-        actions, weights = zip(*ACTIONS)
+        actions, weights = zip(*self.actions)
         await user.rng.choices(actions, weights=weights)[0](self, user)
 
     # -- session ----------------------------------------------------------
@@ -209,3 +210,4 @@ ACTIONS: tuple[tuple[Callable[[BuergerserviceJourney, VirtualUser], Awaitable[No
     (BuergerserviceJourney.book, 1),
     (BuergerserviceJourney.preferences, 1),
 )
+BuergerserviceJourney.actions = ACTIONS
