@@ -17,6 +17,7 @@ from nahtlos.errors import Conflict, UnknownObject
 from nahtlos.platforms.kubernetes.api_errors import call, update_with_retry
 
 REQUEST_TIMEOUT = 30  # seconds per API request
+Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
 class Cluster:
@@ -50,6 +51,15 @@ class Cluster:
         except UnknownObject:
             pass
 
+    def _update(self, kind: str, name: str, change: Change, read: Callable[..., Any],
+                replace: Callable[..., Any]) -> None:
+        """Optimistic read-modify-write of a typed object (its resourceVersion makes races fail with 409)."""
+        update_with_retry(
+            read=lambda: self._plain(read(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)),
+            change=change,
+            write=lambda body: replace(name, self.namespace, body, _request_timeout=REQUEST_TIMEOUT),
+            subject=self.subject(kind, name), action=f"update {kind}")
+
     def _create(self, kind: str, body: dict[str, Any], fn: Callable[..., Any], *args: Any) -> bool:
         """Create ``body``; False when it already exists (creating is then a no-op)."""
         try:
@@ -74,14 +84,9 @@ class Cluster:
                      _request_timeout=REQUEST_TIMEOUT)
         return [self._plain(item) for item in found.items]
 
-    def update_deployment(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
-        update_with_retry(
-            read=lambda: self._plain(self.apps.read_namespaced_deployment(name, self.namespace,
-                                                                           _request_timeout=REQUEST_TIMEOUT)),
-            change=change,
-            write=lambda body: self.apps.replace_namespaced_deployment(name, self.namespace, body,
-                                                                        _request_timeout=REQUEST_TIMEOUT),
-            subject=self.subject("Deployment", name), action="update Deployment")
+    def update_deployment(self, name: str, change: Change) -> None:
+        self._update("Deployment", name, change, self.apps.read_namespaced_deployment,
+                     self.apps.replace_namespaced_deployment)
 
     def delete_deployment(self, name: str) -> None:
         # Foreground: the Deployment stays until its ReplicaSets and Pods are gone, so waiting for it means
@@ -113,14 +118,8 @@ class Cluster:
 
         self.update_service(name, change)
 
-    def update_service(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
-        update_with_retry(
-            read=lambda: self._plain(self.core.read_namespaced_service(name, self.namespace,
-                                                                        _request_timeout=REQUEST_TIMEOUT)),
-            change=change,
-            write=lambda body: self.core.replace_namespaced_service(name, self.namespace, body,
-                                                                     _request_timeout=REQUEST_TIMEOUT),
-            subject=self.subject("Service", name), action="update Service")
+    def update_service(self, name: str, change: Change) -> None:
+        self._update("Service", name, change, self.core.read_namespaced_service, self.core.replace_namespaced_service)
 
     def delete_service(self, name: str) -> None:
         self._delete("Service", name, self.core.delete_namespaced_service, name)
@@ -153,7 +152,7 @@ class Cluster:
         return self._create(kind, body, create)
 
     def update_custom(self, kind: str, group: str, version: str, plural: str, name: str,
-                      change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
+                      change: Change) -> dict[str, Any] | None:
         return update_with_retry(
             read=lambda: self.custom.get_namespaced_custom_object(group, version, self.namespace, plural, name,
                                                                   _request_timeout=REQUEST_TIMEOUT),
