@@ -11,7 +11,7 @@ import pytest
 from nahtlos.platforms.local.spec import Placeholders, process_command, process_environment
 from nahtlos.sessions.redis_server import free_port
 from nahtlos.smoke import run_smoke
-from tests.examples.conftest import ROOT, ModuleProcess
+from examples.buergerservice.stack import ROOT, ModuleProcess
 
 NEXT_WIRING = {"forms": {"registry": "2.1.0"}, "gateway": {"forms": "2.0.0", "registry": "2.1.0"}}
 
@@ -61,3 +61,18 @@ def test_the_sessions_section_names_this_application_s_migration_and_control_key
     assert getattr(__import__(module, fromlist=[name]), name) is migrate
     assert sessions.format_key == f"nahtlos:session-format:{stack.app.name}"
     assert stack.app.routing.session_cookie == "bs_session"
+
+
+def test_the_proposed_journey_keeps_its_session_and_draft_from_gateway_1_8_to_2_0(stack):
+    import yaml
+
+    from nahtlos.smoke import Journey, JourneyRun
+
+    proposal = yaml.safe_load((ROOT / "examples" / "buergerservice" / "descriptor-sections.yaml").read_text())
+    journey = Journey.model_validate(proposal["journeys"]["draft-survives"])
+    old = stack.url("gateway", "1.8.0", use={"portal": "1.3.0"})
+    new = stack.url("gateway", "2.0.0", use={"forms": "2.0.0", "registry": "2.1.0", "portal": "1.3.0"})
+    with JourneyRun(journey, name="draft-survives", base_url=old, target="gateway 1.8.0") as run:
+        assert run.run_to_checkpoint().paused_at == "save-draft"
+        report = run.resume(base_url=new, target="gateway 2.0.0")
+    assert report.finished, report.failure_classes
