@@ -13,7 +13,6 @@ and the logs of every version. Version commands run in the directory where
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -116,9 +115,11 @@ def run_down(args: argparse.Namespace) -> int:
 
     state = StateDir(args.state_dir)
     was_running = running_daemon(state) is not None
-    if was_running or state.desired.exists():
+    leftovers = not was_running and state.desired.exists()
+    if was_running or leftovers:
         LocalPlatform(state_dir=state.path).down()
-    message = "stopped" if was_running else "not running (cleaned up what a crashed daemon left)"
+    message = "stopped" if was_running else (
+        "was not running; stopped what a crashed daemon left behind" if leftovers else "was not running")
     print(json.dumps({"stopped": was_running}) if args.json else f"Local platform {message}: {state.path}")
     return 0
 

@@ -17,6 +17,7 @@ from nahtlos.errors import DeployRefused, PlatformUnreachable
 from nahtlos.loader import load_application
 from nahtlos.platforms.local.client import LocalPlatform
 from tests.platforms.conftest import TINYAPP
+from tests.platforms.local.backend import started_local_platform
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,12 +63,8 @@ def broken_platform(tmp_path):
 @pytest.fixture(scope="module")
 def shared_platform(tinyapp, tmp_path_factory):
     """One daemon for the tests that send requests which must change nothing."""
-    platform = LocalPlatform.up(tinyapp, state_dir=tmp_path_factory.mktemp("shared"))
-    try:
+    with started_local_platform(tinyapp, tmp_path_factory) as platform:
         yield platform
-    finally:
-        platform.down()
-        platform.close()
 
 
 def children_of(pid: int) -> set[int]:

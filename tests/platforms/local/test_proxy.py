@@ -3,8 +3,6 @@ retries exactly as the rules say, timeouts and statistics."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 
 import httpx
