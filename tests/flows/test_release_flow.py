@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -63,6 +65,7 @@ def test_a_canary_with_five_percent_errors_is_rolled_back_fast(shop):
 
 def test_a_canary_whose_session_preflight_fails_never_receives_traffic(shop):
     shop.redis.set("session:broken", b"{not json", ex=600)
+    started = datetime.now(timezone.utc)
     load = Traffic(shop.entry("/"), rate=100).start()
     try:
         state = run_release(shop, {"front": "1.1.0", "middle": "1.1.0"})
@@ -75,16 +78,89 @@ def test_a_canary_whose_session_preflight_fails_never_receives_traffic(shop):
     assert shop.versions("front") == {"1.0.0": 100}
     assert shop.versions("middle") == {"1.1.0": 100}  # the first wave stays promoted
     assert "1.1.0" not in shop.platform.status().modules["front"].versions
-    assert weight_tasks(state, "front") == []  # it never had any weight
+    assert weight_tasks("front", since=started) == []  # it never had any weight
+    assert weight_tasks("middle", since=started) == ["middle: 100% to 1.1.0", "middle: 20% to 1.1.0"]
 
 
-def weight_tasks(state, module: str) -> list[str]:
-    """Names of the weight-setting task runs of ``module`` in this release."""
+def weight_tasks(module: str, *, since: datetime) -> list[str]:
+    """Names of the weight-setting task runs of ``module`` started after ``since``."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName, TaskRunFilterStartTime
 
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=f"{module}: ")))
-    release_time = state.timestamp
-    return [r.name for r in runs if r.start_time is None or r.start_time >= release_time.subtract(seconds=600)]
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(like_=f"{module}: "), start_time=TaskRunFilterStartTime(after_=since)))
+    return sorted(r.name for r in runs)
     assert shop.redis.get("nahtlos:session-format:shop") in (None, b"1")
+
+
+SLOW_BAKE = {"steps": [{"set_weight": 20}, {"bake": 60}, {"analyze": {}}, {"set_weight": 100}]}
+
+
+def test_a_release_killed_mid_canary_is_reconciled_by_its_re_run(shop, prefect_server):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from flows.release import release; "
+            "release(application='shop', targets=json.loads(sys.argv[1]), strategy=json.loads(sys.argv[2]), "
+            "**json.loads(sys.argv[3]))")
+    env = {**os.environ, "PREFECT_API_URL": prefect_server.api_url, "DO_NOT_TRACK": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(GOOD), json.dumps(SLOW_BAKE),
+                             json.dumps(shop.params)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while shop.versions("middle") != {"1.0.0": 80, "1.1.0": 20}:
+            assert time.monotonic() < deadline and proc.poll() is None, "the canary never started"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert shop.versions("middle") == {"1.0.0": 80, "1.1.0": 20}  # left split by the killed run
+    most_versions = []
+    watching = threading.Event()
+
+    def watch():  # a re-run must never start a second canary
+        while not watching.is_set():
+            status = shop.platform.status()
+            most_versions.append(max(len(m.versions) for m in status.modules.values()))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    load = Traffic(shop.entry("/"), rate=100).start()
+    try:
+        state = run_release(shop, GOOD, wait_for_other_release=120)  # the dead run's lease runs out first
+    finally:
+        load.stop()
+        watching.set()
+        watcher.join(timeout=5)
+    assert state.name == "Promoted", state.message
+    assert max(most_versions) == 2
+    for module, version in GOOD.items():
+        assert shop.versions(module) == {version: 100}
+    assert load.failed == 0, load.counts
+
+
+def test_a_second_release_of_the_same_application_is_refused_while_one_runs(shop):
+    first: list = []
+    strategy = {"steps": [{"set_weight": 20}, {"bake": 8}, {"set_weight": 100}]}
+    context = contextvars.copy_context()  # the thread must talk to the same Prefect server
+    runner = threading.Thread(target=context.run, args=(
+        lambda: first.append(run_release(shop, {"back": "1.1.0"}, strategy=strategy)),))
+    load = Traffic(shop.entry("/"), rate=50).start()
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "1.1.0" not in shop.versions("back"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        second = run_release(shop, {"middle": "1.1.0"})
+    finally:
+        runner.join(timeout=120)
+        load.stop()
+    assert second.name == "Refused"
+    assert "another release of shop is running" in second.message
+    assert first[0].name == "Promoted", first[0].message
+    assert shop.versions("middle") == {"1.0.0": 100}
