@@ -123,7 +123,8 @@ class LocalControl:
             if record.pid is not None and proc.adopt(record.pid, record.start_ticks):
                 await proc.wait_ready(timeout=spec.ready_timeout)
                 log.info("%s %s: adopted running process %s", module, version, proc.pid)
-            else:
+            else:  # its process is gone (e.g. the machine rebooted): start it again on a free port
+                proc.port = record.port = backend.port = free_port(HOST)
                 await self._launch(module, version, spec, proc, timeout=spec.ready_timeout)
                 record.message = "restarted: its process was gone when the daemon restarted"
         except DeployRefused as exc:

@@ -149,8 +149,9 @@ class ModuleRoutes:
         """The split the router applies right now, given which weighted versions can serve."""
         serving = {v: b.weight for v, b in self.backends.items() if b.weight > 0 and b.ready and not b.draining}
         total = sum(serving.values())
-        if total == 0:
-            return {}
+        if total == 0:  # pick() falls back to one ready version: that one gets everything
+            fallback = self.pick()
+            return {v: 100 if fallback is not None and v == fallback.version else 0 for v in self.backends}
         shares = {v: w * 100 // total for v, w in serving.items()}
         remainder = 100 - sum(shares.values())
         for v in sorted(serving, key=lambda v: -(serving[v] * 100 % total))[:remainder]:

@@ -58,3 +58,23 @@ def _refused(url: str) -> bool:
     except httpx.ConnectError:
         return True
     return False
+
+
+def test_a_daemon_stopped_by_sigterm_stops_its_versions_and_up_starts_them_again(local_platform, tinyapp):
+    local_platform.deploy(module="back", version="1.1.0")
+    local_platform.set_weights(module="back", weights={"1.0.0": 70, "1.1.0": 30})
+    old_pids = {v: r.pid for v, r in local_platform.state.load_desired().modules["back"].versions.items()}
+    daemon = json.loads(local_platform.state.daemon_file.read_text())["pid"]
+    os.kill(daemon, signal.SIGTERM)
+    wait_until(lambda: not local_platform.state.daemon_file.exists(), what="the daemon to stop")
+    for pid in old_pids.values():
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}/cmdline") or not open(f"/proc/{pid}/cmdline").read(),
+                   what="its versions to stop")
+
+    restored = LocalPlatform.up(tinyapp, state_dir=local_platform.state.path)
+    back = restored.status().modules["back"]
+    assert back.split.configured == {"1.0.0": 70, "1.1.0": 30} and back.split.verified
+    assert all(v.ready and "restarted" in v.message for v in back.versions.values())
+    answer = httpx.get(restored.entry_address() + "/", timeout=10).json()
+    assert answer["downstream"]["downstream"]["version"] in ("1.0.0", "1.1.0")
+    restored.close()

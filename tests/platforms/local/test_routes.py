@@ -87,3 +87,9 @@ def test_pins_expire_after_the_idle_time_and_survive_a_dump_and_load():
     table.expire(now=120.0)
     assert len(table) == 0
 
+
+
+def test_the_live_split_names_the_fallback_version_when_no_weighted_version_can_serve():
+    routes = module(stable=100, canary=0)
+    routes.backends["stable"].mark_unhealthy("refuses connections")
+    assert routes.live_split() == {"stable": 0, "canary": 100}
