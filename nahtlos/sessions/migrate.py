@@ -1,10 +1,10 @@
 """Bulk migration of the stored sessions, concurrent with live traffic.
 
-Each pass walks every session key, reads a batch (one MGET), converts the
-records outside the accepted formats with the application's migration, and
-writes them back with one compare-and-set script per batch (``Replacement``:
-written only where the key still holds the bytes that were read, TTL kept,
-journalled). A user who writes in between wins: the record is read again and
+Each pass walks every session key, reads a batch, converts the records
+outside the accepted formats with the application's migration, and writes
+them back through ``SessionStore.rewrite``: written only where the key still
+holds the bytes that were read (compare-and-set per record), TTL kept,
+journalled. A user who writes in between wins: the record is read again and
 migrated from the user's version. Passes repeat until one finds nothing left
 to migrate, because versions may still write an older format during the
 compat poll interval. When the store goes away (restart, failover) the
@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from nahtlos.errors import StoreUnreachable
 from nahtlos.sessions import records
@@ -26,53 +29,79 @@ from nahtlos.sessions.models import MigrationReport, ProblemTally
 from nahtlos.sessions.providers import MigrationProvider, Record, convert
 from nahtlos.sessions.records import Unusable
 from nahtlos.sessions.scanning import key_batches
-from nahtlos.sessions.store import MISSING, Cas, Replacement, SessionStore
+from nahtlos.sessions.store import MISSING, Cas, Rewrite, SessionStore
 
 log = logging.getLogger("nahtlos.sessions")
 
 CAS_RETRIES = 3
 
 
-class _Pass:
-    """Counters of one migration run (all passes)."""
+@dataclass
+class _Counts:
+    migrated: int = 0
+    conflicts: int = 0  # records read again because a user wrote in their batch meanwhile
+    gone: int = 0
+    attempted: int = 0  # records found outside the accepted formats
+    problems: list[tuple[str, Unusable]] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # key -> SHA-1 of the bytes we wrote
 
-    def __init__(self, tally: ProblemTally) -> None:
-        self.tally = tally
-        self.migrated = self.conflicts = self.gone = self.attempted = 0
+    def add(self, other: "_Counts") -> None:
+        """Numbers only; problems are collected by the caller."""
+        self.migrated += other.migrated
+        self.conflicts += other.conflicts
+        self.gone += other.gone
+        self.attempted += other.attempted
+
+    def add_all(self, other: "_Counts") -> None:
+        self.add(other)
+        self.problems += other.problems
+        self.written.update(other.written)
 
 
 def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,
-                accept: Collection[int] | None = None, batch: int = 200, max_passes: int = 20,
-                reconnect_deadline: float = 60.0, max_offenders: int = 100,
+                accept: Collection[int] | None = None, batch: int = 200, workers: int = 2,
+                max_passes: int = 20, reconnect_deadline: float = 60.0, max_offenders: int = 100,
                 sleep: Callable[[float], None] = time.sleep) -> MigrationReport:
     """Migrate every live session outside ``accept`` (default: ``{to_schema}``) to ``to_schema``.
 
     Returns when a pass finds nothing left to migrate, after ``max_passes``, or
     raises ``StoreUnreachable`` when the store stays away longer than
     ``reconnect_deadline`` seconds. Records the migration refuses stay as they
-    are and are reported by key and reason.
+    are and are reported by key and reason. ``workers`` batches are in flight
+    at once, so the application's conversion overlaps the store's round trips
+    (the provider must tolerate calls from several threads).
     """
     accepted = frozenset(accept if accept is not None else (to_schema,)) | {to_schema}
+    job = _Job(store, config, provider, to_schema, accepted, written={})
     started = time.monotonic()
-    counts = _Pass(ProblemTally(key_prefix=config.key_prefix, max_offenders=max_offenders))
+    total = _Counts()
+    tally = ProblemTally(key_prefix=config.key_prefix, max_offenders=max_offenders)
     passes = reconnects = 0
-    while passes < max_passes:
+    clean = False
+    while passes < max_passes and not clean:
         passes += 1
-        counts.attempted = 0
+        this_pass = _Counts()
         try:
-            _run_pass(store, config, provider, to_schema, accepted, batch, counts, first=passes == 1)
+            _run_pass(job, batch=batch, workers=workers, skip=tally, into=this_pass)
         except StoreUnreachable:
             reconnects += 1
             log.warning("session store unreachable during migration pass %d; waiting to resume", passes)
             _await_store(store, deadline=reconnect_deadline, sleep=sleep)
             continue
-        log.info("session migration pass %d: %d attempted, %d migrated so far", passes, counts.attempted,
-                 counts.migrated)
-        if counts.attempted == 0:
-            break
-    remaining = _remaining(store, config, accepted, batch)
-    report = MigrationReport(to_schema=to_schema, accept=sorted(accepted), migrated=counts.migrated,
-                             conflicts=counts.conflicts, gone=counts.gone, problems=counts.tally.result(),
+        finally:
+            total.add(this_pass)
+            job.written.update(this_pass.written)
+            for key, problem in this_pass.problems:
+                tally.add(key, problem)
+                log.warning("session %s cannot be migrated: %s", records.mask_key(key, config.key_prefix),
+                            problem.label)
+        log.info("session migration pass %d: %d attempted, %d migrated so far", passes, this_pass.attempted,
+                 total.migrated)
+        clean = this_pass.attempted == 0
+    # After a clean pass only the refused records remain outside the accepted formats.
+    remaining = len(tally) if clean else _remaining(job, batch)
+    report = MigrationReport(to_schema=to_schema, accept=sorted(accepted), migrated=total.migrated,
+                             conflicts=total.conflicts, gone=total.gone, problems=tally.result(),
                              remaining=remaining, passes=passes, reconnects=reconnects,
                              seconds=round(time.monotonic() - started, 3))
     (log.info if report.complete else log.warning)("%s", report.summary())
@@ -81,7 +110,7 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
 
 def restore_for_rollback(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider,
                          write_format: int | None, readable: Collection[int], to_schema: int,
-                         settle_seconds: float = 2.5, batch: int = 200,
+                         settle_seconds: float = 2.5, batch: int = 200, workers: int = 2,
                          reconnect_deadline: float = 60.0) -> MigrationReport:
     """Make the store readable by the old version again before users are moved back.
 
@@ -92,66 +121,109 @@ def restore_for_rollback(*, store: SessionStore, config: SessionsConfig, provide
     """
     set_write_format(store=store, config=config, schema=write_format, settle_seconds=settle_seconds)
     return migrate_all(store=store, config=config, provider=provider, to_schema=to_schema,
-                       accept=readable, batch=batch, reconnect_deadline=reconnect_deadline)
+                       accept=readable, batch=batch, workers=workers,
+                       reconnect_deadline=reconnect_deadline)
 
 
-def _run_pass(store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,
-              accepted: frozenset[int], batch: int, counts: _Pass, *, first: bool) -> None:
-    for keys in key_batches(store, config, batch=batch):
-        keys = [key for key in keys if key not in counts.tally]
-        if not first:  # later passes expect almost nothing: ask the store which keys need work
-            codes = store.schemas(keys, field=config.schema_field)
-            keys = [key for key, code in zip(keys, codes) if code not in accepted and code != MISSING]
-        for _ in range(CAS_RETRIES):
-            keys = _migrate_batch(store, config, provider, to_schema, accepted, keys, counts)
-            if not keys:
-                break
-            counts.conflicts += len(keys)
+@dataclass(frozen=True)
+class _Job:
+    store: SessionStore
+    config: SessionsConfig
+    provider: MigrationProvider
+    to_schema: int
+    accepted: frozenset[int]
+    # What earlier passes wrote: a key still holding those bytes needs no parsing to be skipped.
+    written: dict[str, str]
 
 
-def _migrate_batch(store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,
-                   accepted: frozenset[int], keys: list[str], counts: _Pass) -> list[str]:
-    """Migrate ``keys``; return the keys a concurrent write got to first."""
-    todo: list[tuple[str, bytes]] = []
-    parsed: list[Record] = []
-    for key, raw in zip(keys, store.read(keys)):
-        if raw is None:
-            continue
+def _run_pass(job: _Job, *, batch: int, workers: int, skip: ProblemTally, into: _Counts) -> None:
+    """One walk over every key with up to ``workers`` batches in flight; adds to ``into``."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nahtlos-migrate") as pool:
+        in_flight: deque[Future[_Counts]] = deque()
         try:
-            record, schema = records.parse(raw, schema_field=config.schema_field)
-        except Unusable as problem:
-            _refuse(counts, config, key, problem)
-            continue
-        if schema not in accepted:
-            todo.append((key, raw))
-            parsed.append(record)
-    counts.attempted += len(todo)
-    replacements = []
-    for (key, raw), result in zip(todo, convert(provider, parsed, to_schema, schema_field=config.schema_field)):
-        try:
-            if isinstance(result, Unusable):
-                raise result
-            value = records.encode(result)
-        except Unusable as problem:
-            _refuse(counts, config, key, problem)
-            continue
-        replacements.append(Replacement(key, records.sha1(raw), value, records.sha1(value)))
-    outcomes = store.replace(replacements, journal=config.journal_key)
-    counts.migrated += outcomes.count(Cas.WRITTEN)
-    counts.gone += outcomes.count(Cas.GONE)
-    return [r.key for r, outcome in zip(replacements, outcomes) if outcome is Cas.CHANGED]
+            for keys in key_batches(job.store, job.config, batch=batch):
+                in_flight.append(pool.submit(_migrate_keys, job, [k for k in keys if k not in skip]))
+                while len(in_flight) > workers:
+                    into.add_all(in_flight.popleft().result())
+            while in_flight:
+                into.add_all(in_flight.popleft().result())
+        finally:
+            for future in in_flight:
+                future.cancel()
 
 
-def _refuse(counts: _Pass, config: SessionsConfig, key: str, problem: Unusable) -> None:
-    counts.tally.add(key, problem)
-    log.warning("session %s cannot be migrated: %s", records.mask_key(key, config.key_prefix), problem.label)
+def _migrate_keys(job: _Job, keys: list[str]) -> _Counts:
+    counts = _Counts()
+    batch = _Batch(job)
+    for _ in range(CAS_RETRIES):
+        outcomes = job.store.rewrite(keys, batch.plan, journal=job.config.journal_key)
+        for key, outcome in outcomes.items():
+            if outcome is Cas.WRITTEN:
+                counts.migrated += 1
+                counts.written[key] = batch.planned[key]
+            elif outcome is Cas.GONE:
+                counts.gone += 1
+        keys = [key for key, outcome in outcomes.items() if outcome is Cas.CHANGED]
+        if not keys:
+            break
+    counts.conflicts = batch.rereads
+    counts.attempted = len(batch.attempted)
+    counts.problems = list(batch.problems.items())
+    return counts
 
 
-def _remaining(store: SessionStore, config: SessionsConfig, accepted: frozenset[int], batch: int) -> int:
+class _Batch:
+    """The conversion of one batch; the store may run ``plan`` again on keys users wrote meanwhile."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.attempted: set[str] = set()
+        self.problems: dict[str, Unusable] = {}
+        self.planned: dict[str, str] = {}  # key -> SHA-1 of the bytes planned for it
+        self.seen: set[str] = set()
+        self.rereads = 0  # keys read again because someone wrote in their batch meanwhile
+
+    def plan(self, pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+        job, schema_field = self.job, self.job.config.schema_field
+        todo: list[tuple[str, str]] = []
+        parsed: list[Record] = []
+        self.rereads += sum(1 for key, _ in pairs if key in self.seen)
+        self.seen.update(key for key, _ in pairs)
+        for key, raw in pairs:
+            if raw is None:
+                continue
+            raw_sha1 = records.sha1(raw)
+            if job.written.get(key) == raw_sha1:  # still what an earlier pass wrote
+                continue
+            try:
+                record, schema = records.parse(raw, schema_field=schema_field)
+            except Unusable as problem:
+                self.problems[key] = problem
+                continue
+            if schema not in job.accepted:
+                todo.append((key, raw_sha1))
+                parsed.append(record)
+        self.attempted.update(key for key, _ in todo)
+        rewrites = []
+        for (key, raw_sha1), result in zip(todo, convert(job.provider, parsed, job.to_schema,
+                                                         schema_field=schema_field)):
+            try:
+                if isinstance(result, Unusable):
+                    raise result
+                value = records.encode(result)
+            except Unusable as problem:
+                self.problems[key] = problem
+                continue
+            self.planned[key] = value_sha1 = records.sha1(value)
+            rewrites.append(Rewrite(key, value, f"{raw_sha1}:{value_sha1}"))
+        return rewrites
+
+
+def _remaining(job: _Job, batch: int) -> int:
     remaining = 0
-    for keys in key_batches(store, config, batch=batch):
-        remaining += sum(1 for code in store.schemas(keys, field=config.schema_field)
-                         if code not in accepted and code != MISSING)
+    for keys in key_batches(job.store, job.config, batch=batch):
+        remaining += sum(1 for code in job.store.schemas(keys, field=job.config.schema_field)
+                         if code not in job.accepted and code != MISSING)
     return remaining
 
 

@@ -121,7 +121,7 @@ class MigrationReport(Model):
     to_schema: int
     accept: list[int]  # formats left as they are
     migrated: int  # compare-and-set writes that succeeded
-    conflicts: int  # a user wrote between our read and write: read again and retried
+    conflicts: int  # records read again because a user wrote in their batch between our read and write
     gone: int  # the key expired or was deleted between our read and write
     problems: Problems  # records left untouched because they cannot be migrated
     remaining: int  # records outside ``accept`` at the end (problems included)

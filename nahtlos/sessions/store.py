@@ -1,8 +1,8 @@
 """The session store protocol: the few operations the handoff needs from a store.
 
 A store holds one serialized JSON object per key. The handoff never deletes a
-key and never writes one it has not just read: every write is a
-compare-and-set against the SHA-1 of the bytes it read, keeps the key's TTL,
+key and never writes one it has not just read: every write is
+conditional on the key still holding the bytes it read, keeps the key's TTL,
 and records in a journal which content it replaced (``verify`` uses that to
 tell a migration's write from a user's). Backends map their own errors to
 ``StoreUnreachable`` (transient) or ``SessionError``; nothing they raise
@@ -11,7 +11,7 @@ carries record contents.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import IntEnum
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -22,13 +22,17 @@ NO_SCHEMA = -3  # not an object, or no integer schema field
 NOT_STRING = -4  # the key holds another Redis type (hash, list ...), not a JSON string
 
 
-class Replacement(NamedTuple):
-    """Write ``value`` to ``key`` if the key still holds the bytes whose SHA-1 is ``expected``."""
+class Rewrite(NamedTuple):
+    """Write ``value`` to ``key``, which must still hold the bytes the plan was given."""
 
     key: str
-    expected: str  # sha1 hex of the bytes read
     value: bytes
-    value_sha1: str
+    journal_entry: str  # "<sha1 of the bytes read>:<sha1 of value>"
+
+
+# Given (key, raw value or None) for a batch, the rewrites to apply. Pure: a store may call it
+# again on part of the batch after a conflict.
+Plan = Callable[[list[tuple[str, bytes | None]]], list[Rewrite]]
 
 
 class Cas(IntEnum):
@@ -57,9 +61,11 @@ class SessionStore(Protocol):
         """The schema version of each key computed inside the store (contents never leave
         it); one of the negative codes above when there is none."""
 
-    def replace(self, items: Sequence[Replacement], *, journal: str) -> list[Cas]:
-        """Compare-and-set each item atomically, keeping its TTL; record
-        ``key -> "<expected>:<value_sha1>"`` in the hash ``journal`` for each write."""
+    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
+        """Read ``keys``, ask ``plan`` for rewrites, and apply them only where the key has not
+        changed since it was read, keeping its TTL and never re-creating a vanished key; record
+        each rewrite's ``journal_entry`` under its key in the hash ``journal``. Returns the
+        outcome for every key ``plan`` rewrote."""
 
     def journal(self, journal: str, keys: Sequence[str]) -> list[tuple[str, str] | None]:
         """The (replaced sha1, written sha1) recorded for each key, or None."""

@@ -91,7 +91,7 @@ def test_a_user_write_between_the_migrations_read_and_write_wins(store, client, 
     report = migrate_all(store=store, config=config, provider=PythonMigrations(typing_user, name="t"), to_schema=2)
 
     assert typed.is_set()
-    assert report.conflicts == 1 and report.migrated == 5 and report.complete
+    assert report.conflicts >= 1 and report.migrated == 5 and report.complete
     _assert_nothing_lost(client, sessions, {target: "typed meanwhile"})
 
 

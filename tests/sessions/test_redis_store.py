@@ -1,36 +1,79 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from nahtlos.errors import StoreUnreachable
 from nahtlos.sessions import records
 from nahtlos.sessions.redis_store import RedisSessionStore
 from nahtlos.sessions.redis_server import free_port
-from nahtlos.sessions.store import Cas, Replacement
+from nahtlos.sessions.store import Cas, Rewrite
 
 
-def _replacement(key: str, read: bytes | None, new: bytes) -> Replacement:
-    return Replacement(key, records.sha1(read or b""), new, records.sha1(new))
+def _upper(pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+    return [Rewrite(key, raw.upper(), f"{records.sha1(raw)}:{records.sha1(raw.upper())}")
+            for key, raw in pairs if raw is not None]
 
 
-def test_compare_and_set_writes_only_what_is_unchanged_since_the_read_and_keeps_the_ttl(store, client):
-    client.set("session:same", b"old", ex=500)
-    client.set("session:changed", b"old", ex=500)
-    client.hset("session:hash", "f", "v")
-    client.set("session:changed", b"typed", keepttl=True)
+def test_a_rewrite_applies_where_nobody_wrote_since_the_read_and_keeps_the_ttl(store, client):
+    for i in range(10):
+        client.set(f"session:{i}", b"old", ex=500)
 
-    outcomes = store.replace([_replacement("session:same", b"old", b"new"),
-                              _replacement("session:changed", b"old", b"new"),
-                              _replacement("session:gone", b"old", b"new"),
-                              _replacement("session:hash", b"old", b"new")], journal="nahtlos:j")
+    outcomes = store.rewrite([f"session:{i}" for i in range(10)], _upper, journal="nahtlos:j")
 
-    assert outcomes == [Cas.WRITTEN, Cas.CHANGED, Cas.GONE, Cas.CHANGED]
-    assert client.get("session:same") == b"new" and 490 < client.ttl("session:same") <= 500
-    assert client.get("session:changed") == b"typed"
-    assert client.exists("session:gone") == 0
-    assert store.journal("nahtlos:j", ["session:same", "session:changed"]) == [
-        (records.sha1(b"old"), records.sha1(b"new")), None]
+    assert outcomes == {f"session:{i}": Cas.WRITTEN for i in range(10)}
+    assert client.get("session:3") == b"OLD" and 490 < client.ttl("session:3") <= 500
+    assert store.journal("nahtlos:j", ["session:3", "session:none"]) == [
+        (records.sha1(b"old"), records.sha1(b"OLD")), None]
     assert client.ttl("nahtlos:j") > 0
+
+
+def test_a_key_written_or_deleted_between_read_and_write_is_rewritten_from_its_users_version_or_left_gone(
+        store, client):
+    for i in range(8):
+        client.set(f"session:{i}", b"old", ex=500)
+
+    def users_interfere(pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+        if not interfered:
+            interfered.append(True)
+            client.set("session:5", b"typed", keepttl=True)
+            client.delete("session:2")
+        return _upper(pairs)
+
+    interfered: list[bool] = []
+    outcomes = store.rewrite([f"session:{i}" for i in range(8)], users_interfere, journal="nahtlos:j")
+
+    assert [outcomes[f"session:{i}"] for i in (0, 1, 3, 4, 5, 6, 7)] == [Cas.WRITTEN] * 7
+    assert "session:2" not in outcomes and client.exists("session:2") == 0
+    assert client.get("session:5") == b"TYPED"  # planned again from the user's bytes, not the stale ones
+    assert client.get("session:4") == b"OLD"
+
+
+def test_a_key_a_user_keeps_writing_is_reported_changed_and_left_alone(store, client):
+    client.set("session:busy", b"old", ex=500)
+
+    def user_always_first(pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+        client.set("session:busy", b"typed again", keepttl=True)
+        return _upper(pairs)
+
+    outcomes = store.rewrite(["session:busy"], user_always_first, journal="nahtlos:j")
+
+    assert outcomes == {"session:busy": Cas.CHANGED}
+    assert client.get("session:busy") == b"typed again"
+
+
+def test_a_rewrite_never_brings_back_a_session_that_expired_before_the_write(store, client):
+    client.set("session:short", b"old", px=50)
+
+    def slow(pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+        time.sleep(0.15)
+        return _upper(pairs)
+
+    outcomes = store.rewrite(["session:short"], slow, journal="nahtlos:j")
+
+    assert outcomes["session:short"] in (Cas.GONE, Cas.CHANGED)
+    assert client.exists("session:short") == 0
 
 
 def test_reads_return_values_and_remaining_ttls_in_key_order(store, client):
