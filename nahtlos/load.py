@@ -13,8 +13,10 @@ Rules that make the numbers mean something:
 
 - No client retries, and one keep-alive connection per user (with its own
   cookies), so dropped connections show up.
-- The total request rate is paced to ``rate`` across all users; a slow server
-  lowers the achieved rate instead of piling up requests.
+- The total request rate is paced to ``rate`` across all users, on a fixed
+  schedule: after a stall the users catch up on at most one second of missed
+  slots, and a server that stays slow lowers the achieved rate instead of
+  piling up requests (each user has one request in flight at most).
 - Every response is classified once (``Outcome``). A request made within a
   session is ``session_lost`` on a 401, a redirect to the login path, or a
   new or deleted session cookie; the journey reclassifies a read-back that
@@ -39,12 +41,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FAILURE_SAMPLES = 50
+CATCH_UP_SECONDS = 1.0
 
 
 class Outcome(str, Enum):
     OK = "ok"
     ERROR_5XX = "error_5xx"
-    ERROR_4XX = "error_4xx"  # any status the journey did not expect (4xx, or a stray 2xx/3xx)
+    ERROR_4XX = "error_4xx"  # an answer the journey did not expect: a 4xx, a stray 2xx/3xx, an unreadable body
     CONNECTION_ERROR = "connection_error"
     TIMEOUT = "timeout"
     SESSION_LOST = "session_lost"
@@ -160,6 +163,7 @@ class VirtualUser:
         self.rng = random.Random(engine.config.seed * 1_000_003 + index)
         self.cookies: dict[str, str] = {}
         self.logged_in = False
+        self.last_reply: Reply | None = None
 
     async def request(self, method: str, path: str, *, json: Any = None, form: dict[str, str] | None = None,
                       expect: tuple[int, ...] = (200,), authenticated: bool | None = None) -> Reply:
@@ -235,7 +239,13 @@ class SyntheticUsers:
         journey = self._journey(user)
         try:
             while not self._stop.is_set():
-                await journey.step(user)
+                try:
+                    await journey.step(user)
+                except (ValueError, KeyError, TypeError, IndexError):
+                    # The journey could not read an answer it expected (not JSON, a field
+                    # missing): that answer was not ok, whatever its status said.
+                    if user.last_reply is not None and user.last_reply.ok:
+                        self._reclassify(user.last_reply, Outcome.ERROR_4XX)
         except _Stopped:
             pass
 
@@ -243,7 +253,9 @@ class SyntheticUsers:
         """Wait for this request's slot in the global schedule; _Stopped when the run is over."""
         loop = asyncio.get_running_loop()
         now = loop.time()
-        slot = max(self._next_slot, now)
+        # Keep the schedule (no coordinated omission) but forgive a backlog older than
+        # CATCH_UP_SECONDS, so a stall is followed by a bounded burst, not a flood.
+        slot = max(self._next_slot, now - CATCH_UP_SECONDS)
         self._next_slot = slot + self._interval
         limit = self.config.max_requests
         # A user whose slot falls past a bound stops; others still use the slots they hold.
@@ -314,6 +326,7 @@ class SyntheticUsers:
         return Outcome.OK if status in expect else Outcome.ERROR_4XX
 
     def _record(self, user: VirtualUser, reply: Reply) -> Reply:
+        user.last_reply = reply
         self._counts[reply.outcome] += 1
         if reply.outcome is Outcome.SESSION_LOST:
             self._lose_session(user)

@@ -147,3 +147,16 @@ def test_the_total_request_rate_is_paced_across_users(stack):
 def test_configurations_that_leave_loopback_or_never_stop_are_refused(bad):
     with pytest.raises(ValidationError):
         LoadConfig(**bad)
+
+
+class ExpectsJson(Probe):
+    path = "/login"  # an HTML page where the journey wants JSON
+
+    async def step(self, user: VirtualUser) -> None:
+        reply = await user.request("GET", self.path, authenticated=False)
+        reply.json()
+
+
+def test_an_answer_the_journey_cannot_read_counts_as_unexpected_and_the_run_goes_on(stack):
+    report = run(LoadConfig(base_url=stack.url("gateway"), users=2, rate=100, max_requests=8), ExpectsJson)
+    assert report.requests_total == 8 and report.counts[Outcome.ERROR_4XX] == 8
