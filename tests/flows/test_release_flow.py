@@ -36,6 +36,35 @@ def test_a_good_release_promotes_wave_by_wave_with_no_failed_request(shop):
     records = [json.loads(shop.redis.get(k)) for k in shop.redis.scan_iter("session:*")]
     assert len(records) == 50 and {r["schema"] for r in records} == {2}
     assert shop.redis.get("nahtlos:session-format:shop") == b"2"
+    assert_run_graph_shows_waves_and_edges(state.state_details.flow_run_id)
+
+
+def assert_run_graph_shows_waves_and_edges(run_id) -> None:
+    """What operators see in the UI: /api/flow_runs/{id}/graph-v2 of the release and of a wave."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    def graph(flow_run_id):
+        data = httpx.get(f"{PREFECT_API_URL.value()}/flow_runs/{flow_run_id}/graph-v2", timeout=30).json()
+        nodes = {node_id: node for node_id, node in data["nodes"]}
+        return nodes
+
+    top = graph(run_id)
+    waves = sorted((n for n in top.values() if n["kind"] == "flow-run"), key=lambda n: n["label"])
+    assert [n["label"] for n in waves] == ["wave / wave 0", "wave / wave 1"]
+    plan = next(n for n in top.values() if n["label"].startswith("analyze dependencies"))
+    assert plan["label"] in [top[p["id"]]["label"] for p in waves[0]["parents"]]
+    assert any(top[p["id"]]["label"].startswith("descriptor at live versions") for p in plan["parents"])
+    wave = graph(waves[0]["id"])
+    wave_labels = sorted(n["label"] for n in wave.values())
+    assert "module / back 1.0.0 -> 1.1.0" in wave_labels and "module / middle 1.0.0 -> 1.1.0" in wave_labels
+    assert any(label.startswith("promote back") for label in wave_labels)
+    module = graph(next(n["id"] for n in wave.values() if n["label"] == "module / middle 1.0.0 -> 1.1.0"))
+    module_labels = [n["label"] for n in sorted(module.values(), key=lambda n: n["start_time"])]
+    assert module_labels[0].startswith("deploy canary"), module_labels
+    assert any(label.startswith("middle: 20% to 1.1.0") for label in module_labels)
+    edges = sum(len(n["parents"]) for n in module.values())
+    assert edges >= len(module) - 1  # the steps form a chain
 
 
 def test_a_canary_with_five_percent_errors_is_rolled_back_fast(shop):
