@@ -9,7 +9,7 @@
         python: "examples.buergerservice.sessions:migrate"
         # or: http: {module: gateway, path: /_nahtlos/sessions/migrate}
 
-This module imports nothing from the rest of nahtlos so that
+This module imports nothing from nahtlos but ``nahtlos.versions``, so that
 ``nahtlos.descriptor`` can use it as the type of ``Application.sessions``.
 """
 
@@ -20,8 +20,9 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nahtlos.versions import DnsLabel
+
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class _Frozen(BaseModel):
@@ -31,15 +32,8 @@ class _Frozen(BaseModel):
 class HttpMigrations(_Frozen):
     """Migration endpoint served by a version of ``module`` (see ``nahtlos.sessions.providers``)."""
 
-    module: str
+    module: DnsLabel
     path: str = "/_nahtlos/sessions/migrate"
-
-    @field_validator("module")
-    @classmethod
-    def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
-            raise ValueError(f"module {value!r} is not a module name (a DNS-1123 label)")
-        return value
 
     @field_validator("path")
     @classmethod

@@ -155,7 +155,11 @@ def _run_pass(job: _Job, *, batch: int, workers: int, skip: ProblemTally, into: 
 def _migrate_keys(job: _Job, keys: list[str]) -> _Counts:
     counts = _Counts()
     batch = _Batch(job)
+    if job.written:  # a confirming pass: almost every key holds what we wrote; look before locking
+        keys = [key for key, _, _ in batch.select(list(zip(keys, job.store.read(keys))))]
     for _ in range(CAS_RETRIES):
+        if not keys:
+            break
         outcomes = job.store.rewrite(keys, batch.plan, journal=job.config.journal_key)
         for key, outcome in outcomes.items():
             if outcome is Cas.WRITTEN:
@@ -183,12 +187,10 @@ class _Batch:
         self.seen: set[str] = set()
         self.rereads = 0  # keys read again because someone wrote in their batch meanwhile
 
-    def plan(self, pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
-        job, schema_field = self.job, self.job.config.schema_field
-        todo: list[tuple[str, str]] = []
-        parsed: list[Record] = []
-        self.rereads += sum(1 for key, _ in pairs if key in self.seen)
-        self.seen.update(key for key, _ in pairs)
+    def select(self, pairs: list[tuple[str, bytes | None]]) -> list[tuple[str, str, Record]]:
+        """(key, SHA-1 of its bytes, record) of the sessions that need migrating."""
+        job = self.job
+        selected = []
         for key, raw in pairs:
             if raw is None:
                 continue
@@ -196,17 +198,24 @@ class _Batch:
             if job.written.get(key) == raw_sha1:  # still what an earlier pass wrote
                 continue
             try:
-                record, schema = records.parse(raw, schema_field=schema_field)
+                record, schema = records.parse(raw, schema_field=job.config.schema_field)
             except Unusable as problem:
                 self.problems[key] = problem
                 continue
             if schema not in job.accepted:
-                todo.append((key, raw_sha1))
-                parsed.append(record)
-        self.attempted.update(key for key, _ in todo)
+                selected.append((key, raw_sha1, record))
+        self.attempted.update(key for key, _, _ in selected)
+        return selected
+
+    def plan(self, pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
+        job = self.job
+        self.rereads += sum(1 for key, _ in pairs if key in self.seen)
+        self.seen.update(key for key, _ in pairs)
+        selected = self.select(pairs)
+        converted = convert(job.provider, [record for _, _, record in selected], job.to_schema,
+                            schema_field=job.config.schema_field)
         rewrites = []
-        for (key, raw_sha1), result in zip(todo, convert(job.provider, parsed, job.to_schema,
-                                                         schema_field=schema_field)):
+        for (key, raw_sha1, _), result in zip(selected, converted):
             try:
                 if isinstance(result, Unusable):
                     raise result

@@ -30,8 +30,8 @@ class Rewrite(NamedTuple):
     journal_entry: str  # "<sha1 of the bytes read>:<sha1 of value>"
 
 
-# Given (key, raw value or None) for a batch, the rewrites to apply. Pure: a store may call it
-# again on part of the batch after a conflict.
+# Given (key, raw value or None) for a batch, the rewrites to apply. A store may call it again
+# on part of the batch after a conflict, with the values as they are then.
 Plan = Callable[[list[tuple[str, bytes | None]]], list[Rewrite]]
 
 
