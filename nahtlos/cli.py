@@ -16,7 +16,7 @@ import sys
 from nahtlos.errors import NahtlosError
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = ["plan", "release", "rollback", "status", "platform", "demo"]
+COMMANDS = ["plan", "release", "rollback", "platform", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

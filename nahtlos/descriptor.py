@@ -94,7 +94,7 @@ class Application(Frozen):
     strategy: dict[str, Any] | None = None
     sessions: "SessionsConfig | None" = None  # see nahtlos.sessions.config
     routing: "RoutingSpec" = Field(default_factory=lambda: RoutingSpec())
-    probes: dict[str, Any] | None = None
+    probes: "ProbeSpec | None" = None  # session probes, see nahtlos.probes
     rollback: Literal["wave", "all"] = "wave"
     journeys: "dict[str, Journey]" = Field(default_factory=dict)  # user journeys, see nahtlos.smoke
 
@@ -133,6 +133,22 @@ class Application(Frozen):
                         )
         return self
 
+    @model_validator(mode="after")
+    def _strategies_are_valid(self) -> "Application":
+        from pydantic import ValidationError
+
+        from nahtlos.strategy import strategy_for  # the strategy builds on these models
+
+        for name in self.modules:
+            try:
+                strategy_for(self, name)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False, include_input=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"strategy of module {name} is invalid at {where}: "
+                                 f"{first['msg'].removeprefix('Value error, ')}") from None
+        return self
+
     def provider_of(self, interface: str) -> str | None:
         """The module providing ``interface``, or None for an external one."""
         for name, module in self.modules.items():
@@ -145,6 +161,7 @@ from nahtlos.runspec import RunSpec  # noqa: E402  (RunSpec builds on Frozen abo
 from nahtlos.smoke import Journey, SmokeCheck  # noqa: E402
 from nahtlos.platforms.local.spec import RoutingSpec  # noqa: E402
 from nahtlos.sessions.config import SessionsConfig  # noqa: E402
+from nahtlos.probes import ProbeSpec  # noqa: E402
 
 Module.model_rebuild()
 Application.model_rebuild()
