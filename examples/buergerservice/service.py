@@ -9,7 +9,8 @@ Each module builds its Starlette app with ``build_app``, which adds
 - fault injection from the environment (``BS_ERROR_RATE``: share of API
   requests answered 500; ``BS_EXTRA_LATENCY_MS``): a version's deliberate
   defect is just a different default;
-- one mapping of upstream failures to 502/504, so no module leaks a traceback.
+- one mapping of upstream failures to 502/504 and of Redis failures to 503,
+  so no module answers with a traceback.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 import aiohttp
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -197,8 +199,16 @@ def build_app(info: ServiceInfo, routes: list[BaseRoute], *, lifespan: Any = Non
         log.warning("%s: upstream %s failed: %s", info.label, exc.module, exc.reason)
         return JSONResponse({"error": f"{exc.module} unavailable", "upstream": exc.module}, status_code=exc.status)
 
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s: Redis unavailable: %s", info.label, type(exc).__name__)
+        return JSONResponse({"error": "store unavailable"}, status_code=503)
+
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        return Response(status_code=499)  # nobody is left to read it; not worth a traceback
+
     app = Starlette(routes=[Route("/healthz", healthz), *routes], lifespan=lifespan,
-                    exception_handlers={UpstreamFailed: upstream_failed})
+                    exception_handlers={UpstreamFailed: upstream_failed, RedisError: store_unavailable,
+                                        ClientDisconnect: client_gone})
     app.state.info = info
     error_rate, latency_ms = fault_settings(default_error_rate=default_error_rate)
     wrapped: ASGIApp = app

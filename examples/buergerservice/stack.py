@@ -130,5 +130,9 @@ class Stack:
         return list(self._running.values())
 
     def stop_all(self) -> None:
-        for process in self._running.values():
-            process.stop()
+        """SIGTERM to all at once (each drains in parallel), then wait for each."""
+        for running in self._running.values():
+            if running.process is not None and running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+        for running in self._running.values():
+            running.stop()

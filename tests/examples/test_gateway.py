@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from examples.buergerservice.sessions import migrate
+from examples.buergerservice.stack import ModuleProcess
+from nahtlos.sessions.redis_server import free_port
 
 NEXT = {"forms": "2.0.0", "registry": "2.1.0", "portal": "1.3.0"}
 POLL = 1.3  # the gateway reads the format control key every second
@@ -185,3 +187,24 @@ def test_portal_preferences_are_written_in_the_format_the_control_key_names(stac
     httpx.put(portal + "/ui/preferences", json={"language": "de"}, headers=headers)
     stored = json.loads(stack.redis().get("session:" + sid))
     assert stored["schema"] == 2 and stored["account"]["language"] == "de"
+
+
+def test_without_its_redis_the_gateway_is_not_ready_and_answers_503(stack, tmp_path):
+    env = {**stack.base_env(), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           **{f"{m.upper()}_SERVICE_URL": stack.url(m) for m in ("auth", "portal", "forms")}}
+    gateway = ModuleProcess("gateway", "1.8.0", free_port(), tmp_path / "gateway.log", env=env)
+    gateway.spawn()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(gateway.url + "/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, gateway.log.read_text()[-1000:]
+                time.sleep(0.2)
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        answer = httpx.get(gateway.url + "/api/me", cookies={"bs_session": "abc"})
+        assert answer.status_code == 503 and "Traceback" not in gateway.log.read_text()
+    finally:
+        gateway.stop()
