@@ -20,13 +20,13 @@ counted as a failed request and not, in addition, as a lost draft.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable
 
 from nahtlos.load import Outcome, Reply, VirtualUser
 
 from examples.buergerservice.registry import POSTCODES
 
-DraftState = Optional[dict[str, dict[str, str]]]  # page -> field -> value; None = no draft
+DraftState = dict[str, dict[str, str]] | None  # page -> field -> value; None = no draft
 FORMS = ("residence-registration", "parking-permit", "dog-licence")
 OFFICES = ("kvr-ruppertstrasse", "bb-pasing", "bb-riem", "bb-leonrodplatz")
 WORDS = ("Erika", "Mustermann", "Leopoldstraße 12", "Bello", "Dackel", "Augsburg", "Sendling", "BMW")
