@@ -5,8 +5,10 @@
   then a receipt through notifications.
 
 payments 3.1.0 is the deliberately broken release of the rollback
-demonstration: it answers 500 to a share of its API requests (10 % unless
-``BS_ERROR_RATE`` says otherwise), as a rounding defect in a real fee table would.
+demonstration: a rounding defect in its fee table makes every fee of a
+non-round amount (the dog licence) fail with 500, and it answers 500 to a share
+of its other API requests (10 % unless ``BS_ERROR_RATE`` says otherwise). The
+smoke check on the dog-licence fee finds it before the canary gets any user.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from examples.buergerservice.service import ServiceInfo, Upstreams, build_app, c
 FEES_CENTS = {"residence-registration": 0, "parking-permit": 3000, "dog-licence": 10000,
               "appointment": 0}
 BROKEN_VERSIONS = {"3.1.0": 0.10}  # version -> default share of requests answered 500
+ROUNDING_DEFECT = {"3.1.0"}  # versions whose fee table breaks on the dog licence
 
 
 def create_app(info: ServiceInfo) -> ASGIApp:
@@ -32,6 +35,8 @@ def create_app(info: ServiceInfo) -> ASGIApp:
         service = request.query_params.get("service", "")
         if service not in FEES_CENTS:
             return JSONResponse({"error": "unknown service"}, status_code=404)
+        if info.version in ROUNDING_DEFECT and FEES_CENTS[service] % 3000:
+            return JSONResponse({"error": "fee table rounding failed"}, status_code=500)
         return JSONResponse({"service": service, "amount_cents": FEES_CENTS[service], "currency": "EUR"})
 
     async def pay(request: Request) -> JSONResponse:

@@ -23,15 +23,16 @@ def every_version(stack) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_the_smoke_checks_of_every_module_pass_against_each_of_its_versions(stack):
     for module, version in every_version(stack):
+        if (module, version) == ("payments", "3.1.0"):
+            continue  # broken by design: see the next test
         use = NEXT_WIRING.get(module, {}) if version != stack.app.modules[module].deployed else {}
-        env = {"BS_ERROR_RATE": "0"} if (module, version) == ("payments", "3.1.0") else {}
-        url = stack.url(module, version, use=use, env=env)
+        url = stack.url(module, version, use=use)
         report = run_smoke(checks=stack.app.modules[module].smoke, base_url=url, target=f"{module} {version}")
         assert report.ok, (module, version, report.failure_classes, [r.message for r in report.results if not r.ok])
 
 
-def test_the_smoke_checks_catch_the_defect_of_payments_3_1_0(stack):
-    url = stack.url("payments", "3.1.0", env={"BS_ERROR_RATE": "1"})
+def test_the_smoke_checks_catch_the_defect_of_payments_3_1_0_every_time(stack):
+    url = stack.url("payments", "3.1.0", env={"BS_ERROR_RATE": "0"})  # the fee-table defect alone
     report = run_smoke(checks=stack.app.modules["payments"].smoke, base_url=url, target="payments 3.1.0")
     assert report.failed == 1 and report.failure_classes == {"5xx": 1}  # readiness still passes
 
