@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 from nahtlos.errors import HandoffBlocked
 from nahtlos.sessions import records
@@ -65,6 +65,14 @@ def census(*, store: SessionStore, config: SessionsConfig, batch: int = 200) -> 
                 problems[_PROBLEM_NAMES[code]] += 1
     return SessionCensus(total=sum(by_schema.values()) + sum(problems.values()),
                          by_schema=dict(by_schema), by_problem=dict(problems))
+
+
+def count_live(*, store: SessionStore, config: SessionsConfig, session_ids: Iterable[str]) -> int:
+    """How many of ``session_ids`` (e.g. the sessions a router still pins to the old version)
+    still exist in the store: a pin whose session expired there no longer holds the drain up."""
+    keys = [config.key_for(session_id) for session_id in set(session_ids)]
+    return sum(1 for start in range(0, len(keys), 500)
+               for code in store.schemas(keys[start:start + 500], field=config.schema_field) if code != MISSING)
 
 
 def assert_readable(*, store: SessionStore, config: SessionsConfig, readable: Collection[int]) -> SessionCensus:

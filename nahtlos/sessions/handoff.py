@@ -18,7 +18,8 @@ format kept after the wave):
        assert_readable(store=, config=, readable=old.reads)
 
 3. after promotion, drain by session count: the platform waits for the sessions
-   pinned to the old version (``Platform.drain``); before it moves the rest,
+   pinned to the old version (``Platform.drain``; ``count_live`` tells which
+   pinned sessions still exist in the store); before it moves the rest,
    ``preflight`` again proves the new version reads them; ``census`` counts the
    live sessions per stored format;
 
@@ -34,8 +35,8 @@ is what belongs in logs and artifacts.
 """
 
 from nahtlos.sessions.config import SessionsConfig
-from nahtlos.sessions.formats import (FORMAT_POLL_SECONDS, assert_readable, census, read_write_format,
-                                      set_write_format)
+from nahtlos.sessions.formats import (FORMAT_POLL_SECONDS, assert_readable, census, count_live,
+                                      read_write_format, set_write_format)
 from nahtlos.sessions.migrate import migrate_all, restore_for_rollback
 from nahtlos.sessions.models import (FormatChange, MigrationReport, PreflightReport, Problems, SessionCensus,
                                      VerifyReport)
@@ -48,6 +49,7 @@ from nahtlos.sessions.verify import SessionSnapshot, snapshot, verify
 __all__ = [
     "FORMAT_POLL_SECONDS", "FormatChange", "HttpMigrations", "MigrationProvider", "MigrationReport",
     "PreflightReport", "Problems", "PythonMigrations", "RedisSessionStore", "SessionCensus", "SessionSnapshot",
-    "SessionStore", "SessionsConfig", "VerifyReport", "assert_readable", "census", "migrate_all", "preflight",
+    "SessionStore", "SessionsConfig", "VerifyReport", "assert_readable", "census", "count_live", "migrate_all",
+    "preflight",
     "provider_for", "read_write_format", "restore_for_rollback", "set_write_format", "snapshot", "verify",
 ]

@@ -43,7 +43,7 @@ class _Counts:
     gone: int = 0
     attempted: int = 0  # records found outside the accepted formats
     problems: list[tuple[str, Unusable]] = field(default_factory=list)
-    written: dict[str, str] = field(default_factory=dict)  # key -> SHA-1 of the bytes we wrote
+    written: dict[str, str] = field(default_factory=dict)  # key -> fingerprint of the bytes we wrote
 
     def add(self, other: "_Counts") -> None:
         """Numbers only; problems are collected by the caller."""
@@ -183,19 +183,19 @@ class _Batch:
         self.job = job
         self.attempted: set[str] = set()
         self.problems: dict[str, Unusable] = {}
-        self.planned: dict[str, str] = {}  # key -> SHA-1 of the bytes planned for it
+        self.planned: dict[str, str] = {}  # key -> fingerprint of the bytes planned for it
         self.seen: set[str] = set()
         self.rereads = 0  # keys read again because someone wrote in their batch meanwhile
 
     def select(self, pairs: list[tuple[str, bytes | None]]) -> list[tuple[str, str, Record]]:
-        """(key, SHA-1 of its bytes, record) of the sessions that need migrating."""
+        """(key, fingerprint of its bytes, record) of the sessions that need migrating."""
         job = self.job
         selected = []
         for key, raw in pairs:
             if raw is None:
                 continue
-            raw_sha1 = records.sha1(raw)
-            if job.written.get(key) == raw_sha1:  # still what an earlier pass wrote
+            raw_print = records.fingerprint(raw)
+            if job.written.get(key) == raw_print:  # still what an earlier pass wrote
                 continue
             try:
                 record, schema = records.parse(raw, schema_field=job.config.schema_field)
@@ -203,7 +203,7 @@ class _Batch:
                 self.problems[key] = problem
                 continue
             if schema not in job.accepted:
-                selected.append((key, raw_sha1, record))
+                selected.append((key, raw_print, record))
         self.attempted.update(key for key, _, _ in selected)
         return selected
 
@@ -215,7 +215,7 @@ class _Batch:
         converted = convert(job.provider, [record for _, _, record in selected], job.to_schema,
                             schema_field=job.config.schema_field)
         rewrites = []
-        for (key, raw_sha1, _), result in zip(selected, converted):
+        for (key, raw_print, _), result in zip(selected, converted):
             try:
                 if isinstance(result, Unusable):
                     raise result
@@ -223,8 +223,8 @@ class _Batch:
             except Unusable as problem:
                 self.problems[key] = problem
                 continue
-            self.planned[key] = value_sha1 = records.sha1(value)
-            rewrites.append(Rewrite(key, value, f"{raw_sha1}:{value_sha1}"))
+            self.planned[key] = value_print = records.fingerprint(value)
+            rewrites.append(Rewrite(key, value, f"{raw_print}:{value_print}"))
         return rewrites
 
 

@@ -78,8 +78,9 @@ def encode(record: Mapping[str, Any]) -> bytes:
         raise Unusable(MIGRATION_ERROR, "the migrated record is not JSON-serializable") from None
 
 
-def sha1(raw: bytes) -> str:
-    return hashlib.sha1(raw).hexdigest()
+def fingerprint(raw: bytes) -> str:
+    """128 bits of SHA-256 (hardware-accelerated here, faster than SHA-1): tells bytes apart."""
+    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def user_digest(record: Mapping[str, Any], fields: Iterable[str]) -> str:

@@ -27,7 +27,7 @@ class Rewrite(NamedTuple):
 
     key: str
     value: bytes
-    journal_entry: str  # "<sha1 of the bytes read>:<sha1 of value>"
+    journal_entry: str  # "<fingerprint of the bytes read>:<fingerprint of value>"
 
 
 # Given (key, raw value or None) for a batch, the rewrites to apply. A store may call it again
@@ -68,7 +68,7 @@ class SessionStore(Protocol):
         outcome for every key ``plan`` rewrote."""
 
     def journal(self, journal: str, keys: Sequence[str]) -> list[tuple[str, str] | None]:
-        """The (replaced sha1, written sha1) recorded for each key, or None."""
+        """The (replaced, written) fingerprints recorded for each key, or None."""
 
     def clear_journal(self, journal: str) -> None: ...
 

@@ -1,6 +1,6 @@
 """Proof that a migration window lost no session and changed no user data.
 
-``snapshot`` (before the migration) records, per live session, the SHA-1 of its
+``snapshot`` (before the migration) records, per live session, the fingerprint of its
 bytes, a digest of its user fields after an in-memory migration to the target
 format, and when its TTL runs out; it also empties the migration journal.
 ``verify`` (after) compares every live session with that snapshot:
@@ -40,7 +40,7 @@ EXPIRY_SLACK_SECONDS = 1.0
 
 
 class SnapshotEntry(NamedTuple):
-    raw_sha1: str
+    raw_print: str
     digest: str
     expires_at: float | None  # wall-clock time the TTL runs out, None = no expiry
 
@@ -78,14 +78,14 @@ def snapshot(*, store: SessionStore, config: SessionsConfig, provider: Migration
             except Unusable as problem:
                 taken.unusable[key] = problem.label
                 continue
-            pending.append((key, records.sha1(raw), None if ttl_ms is None else now + ttl_ms / 1000))
+            pending.append((key, records.fingerprint(raw), None if ttl_ms is None else now + ttl_ms / 1000))
             parsed.append(record)
-        for (key, raw_sha1, expires_at), result in zip(
+        for (key, raw_print, expires_at), result in zip(
                 pending, convert(provider, parsed, to_schema, schema_field=config.schema_field)):
             if isinstance(result, Unusable):
                 taken.unusable[key] = result.label
             else:
-                taken.entries[key] = SnapshotEntry(raw_sha1, records.user_digest(result, config.user_fields),
+                taken.entries[key] = SnapshotEntry(raw_print, records.user_digest(result, config.user_fields),
                                                    expires_at)
     log.info("%r", taken)
     return taken
@@ -98,7 +98,7 @@ class _Comparison:
         self.lost, self.changed, self.not_migrated, self.unreadable = tally(), tally(), tally(), tally()
         self.seen: set[str] = set()
         self.unchanged = self.user_writes = self.created = self.expired = 0
-        self.mismatched: list[tuple[str, str]] = []  # (key, sha1 of the current bytes)
+        self.mismatched: list[tuple[str, str]] = []  # (key, fingerprint of the current bytes)
 
     def record(self, key: str, raw: bytes) -> None:
         self.seen.add(key)
@@ -116,13 +116,13 @@ class _Comparison:
         elif records.user_digest(record, self.config.user_fields) == entry.digest:
             self.unchanged += 1
         else:
-            self.mismatched.append((key, records.sha1(raw)))
+            self.mismatched.append((key, records.fingerprint(raw)))
 
     def explain_mismatches(self, store: SessionStore) -> None:
         for chunk in _chunks(self.mismatched):
             journal = store.journal(self.config.journal_key, [key for key, _ in chunk])
             for (key, current), written in zip(chunk, journal):
-                if written == (self.before.entries[key].raw_sha1, current):
+                if written == (self.before.entries[key].raw_print, current):
                     self.changed.add(key, "user data differs from the snapshot after the migration's write")
                 else:
                     self.user_writes += 1

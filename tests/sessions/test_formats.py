@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from nahtlos.sessions.formats import census, read_write_format, set_write_format
+from nahtlos.sessions.formats import census, count_live, read_write_format, set_write_format
 
 
 def test_setting_the_write_format_waits_one_poll_interval_only_when_it_changes(store, config):
@@ -42,3 +42,10 @@ def test_the_census_counts_live_sessions_by_format_inside_the_store(store, clien
     assert counted.by_problem == {"corrupt_json": 1, "no_schema": 1, "not_a_string": 1}
     assert counted.total == 13
     assert counted.outside([2]) == 10
+
+
+def test_pins_of_sessions_that_expired_in_the_store_do_not_count_as_live(store, client, config):
+    client.set("session:alive", json.dumps({"schema": 1}), ex=60)
+    client.set("session:broken", "{", ex=60)
+
+    assert count_live(store=store, config=config, session_ids=["alive", "broken", "expired", "alive"]) == 2

@@ -12,7 +12,7 @@ from nahtlos.sessions.store import Cas, Rewrite
 
 
 def _upper(pairs: list[tuple[str, bytes | None]]) -> list[Rewrite]:
-    return [Rewrite(key, raw.upper(), f"{records.sha1(raw)}:{records.sha1(raw.upper())}")
+    return [Rewrite(key, raw.upper(), f"{records.fingerprint(raw)}:{records.fingerprint(raw.upper())}")
             for key, raw in pairs if raw is not None]
 
 
@@ -25,7 +25,7 @@ def test_a_rewrite_applies_where_nobody_wrote_since_the_read_and_keeps_the_ttl(s
     assert outcomes == {f"session:{i}": Cas.WRITTEN for i in range(10)}
     assert client.get("session:3") == b"OLD" and 490 < client.ttl("session:3") <= 500
     assert store.journal("nahtlos:j", ["session:3", "session:none"]) == [
-        (records.sha1(b"old"), records.sha1(b"OLD")), None]
+        (records.fingerprint(b"old"), records.fingerprint(b"OLD")), None]
     assert client.ttl("nahtlos:j") > 0
 
 
