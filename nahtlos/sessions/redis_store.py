@@ -75,7 +75,8 @@ class RedisSessionStore:
     def __init__(self, client: redis.Redis, *, name: str | None = None) -> None:
         self._client = client
         kwargs = client.connection_pool.connection_kwargs
-        self.name = name or f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+        where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+        self.name = name or f"redis://{where}"  # never the password
         self._schemas = client.register_script(_SCHEMAS)
 
     @classmethod

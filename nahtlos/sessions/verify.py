@@ -58,7 +58,8 @@ class SessionSnapshot:
         return len(self.entries) + len(self.unusable)
 
     def __repr__(self) -> str:
-        return f"SessionSnapshot(to_schema={self.to_schema}, sessions={len(self.entries)}, unusable={len(self.unusable)})"
+        return (f"SessionSnapshot(to_schema={self.to_schema}, sessions={len(self.entries)}, "
+                f"unusable={len(self.unusable)})")
 
 
 def snapshot(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,

@@ -68,7 +68,8 @@ def test_a_failing_migration_leaks_no_session_contents_into_logs_reports_or_erro
         verified.raise_if_failed()
 
     assert checked.problems.count == 4 and migrated.problems.count == 4 and verified.unreadable.count == 1
-    assert "migration_refused" in str(checked.problems.by_reason) and "raised KeyError" in str(checked.problems.by_reason)
+    reasons = str(checked.problems.by_reason)
+    assert "migration_refused" in reasons and "raised KeyError" in reasons
     _assert_clean(caplog.text, str(blocked.value), str(failed.value), repr(before),
                   *(r.model_dump_json() for r in (checked, migrated, verified)),
                   checked.summary(), migrated.summary(), verified.summary())
