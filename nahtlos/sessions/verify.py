@@ -113,7 +113,7 @@ class _Comparison:
             return
         entry = self.before.entries.get(key)
         if entry is None:
-            self.created += 1
+            self.created += key not in self.before.unusable  # those were never compared
         elif records.user_digest(record, self.config.user_fields) == entry.digest:
             self.unchanged += 1
         else:
