@@ -45,18 +45,25 @@ class Unusable(Exception):
 def parse(raw: bytes, *, schema_field: str) -> tuple[dict[str, Any], int]:
     """The record and its schema version; ``Unusable`` when it has none."""
     try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:  # what orjson refuses but Python accepts (NaN, huge integers) is still readable
-            record = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Unusable(CORRUPT_JSON) from None
+        if _LONG_NUMBER.search(raw):  # orjson reads integers beyond 64 bits as floats: keep them exact
+            record = json.loads(raw, parse_constant=_not_json)
+        else:
+            record = orjson.loads(raw)  # refuses NaN and Infinity, which JSON does not have either
+    except (ValueError, UnicodeDecodeError):
+        raise Unusable(CORRUPT_JSON) from None
     if not isinstance(record, dict):
         raise Unusable(NO_SCHEMA, "not a JSON object")
     schema = schema_of(record, schema_field)
     if schema is None:
         raise Unusable(NO_SCHEMA, f"no integer field {schema_field!r}")
     return record, schema
+
+
+_LONG_NUMBER = re.compile(rb"\d{20}")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def schema_of(record: Mapping[str, Any], schema_field: str) -> int | None:
@@ -67,13 +74,14 @@ def schema_of(record: Mapping[str, Any], schema_field: str) -> int | None:
 
 
 def encode(record: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON, keys in the record's order."""
+    """Compact UTF-8 JSON, keys in the record's order. (``parse`` refuses NaN and Infinity, so
+    only a migration that invents them could meet orjson writing them as null.)"""
     try:
         return orjson.dumps(record)
-    except TypeError:  # orjson refuses some things Python's json writes (huge integers, NaN ...)
+    except TypeError:  # integers beyond 64 bits, keys that are not strings: Python's json writes them
         pass
     try:
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError):
         raise Unusable(MIGRATION_ERROR, "the migrated record is not JSON-serializable") from None
 

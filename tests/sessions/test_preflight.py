@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from nahtlos.errors import HandoffBlocked
 from nahtlos.sessions import records
+from nahtlos.sessions.migrate import migrate_all
 from nahtlos.sessions.preflight import preflight
 from nahtlos.sessions.providers import PythonMigrations
 from tests.sessions import twoformats
@@ -18,8 +20,8 @@ def _snapshot_bytes(client) -> dict[bytes, bytes]:
 
 def test_a_store_the_new_version_reads_passes_with_counts_by_schema(store, client, config, provider):
     seed(client, 120)
-    client.set("session:already-new", json.dumps(twoformats.migrate(twoformats.session_v1(999, rng=__import__(
-        "random").Random(1)), 2)))
+    already_new = twoformats.migrate(twoformats.session_v1(999, rng=random.Random(1)), 2)
+    client.set("session:already-new", json.dumps(already_new))
 
     report = preflight(store=store, config=config, provider=provider, to_schema=2, readable=[1, 2],
                        round_trip_via=1)
@@ -96,3 +98,19 @@ def test_a_missing_down_cast_is_reported_when_the_plan_needs_one(store, client, 
                        round_trip_via=1)
 
     assert report.problems.by_reason == {"down_cast_refused: migration_refused: no down-cast to format 1": 4}
+
+
+def test_json_python_accepts_but_the_standard_does_not_is_reported_and_huge_integers_stay_exact(
+        store, client, config, provider):
+    record = twoformats.session_v1(1, rng=random.Random(3))
+    record["user"]["id"] = 123456789012345678901234567890  # beyond 64 bits
+    client.set("session:huge", json.dumps(record))
+    client.set("session:nan", json.dumps(record | {"score": float("nan")}))
+
+    report = preflight(store=store, config=config, provider=provider, to_schema=2)
+
+    assert report.problems.by_reason == {records.CORRUPT_JSON: 1}
+    assert [o.key for o in report.problems.offenders] == ["session:nan"]
+    client.delete("session:nan")
+    migrate_all(store=store, config=config, provider=provider, to_schema=2)
+    assert json.loads(client.get("session:huge"))["account"]["id"] == 123456789012345678901234567890

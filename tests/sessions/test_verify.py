@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 
 from nahtlos.sessions.migrate import migrate_all
@@ -49,7 +50,7 @@ def test_user_writes_and_new_sessions_during_the_window_are_told_apart_from_loss
     late = json.loads(client.get("session:s00002"))
     client.set("session:s00002", json.dumps(twoformats.set_note(late, "late")), keepttl=True)
     client.set("session:newcomer", json.dumps(twoformats.migrate(twoformats.session_v1(
-        99, rng=__import__("random").Random(2)), 2)), ex=60)
+        99, rng=random.Random(2)), 2)), ex=60)
 
     report = verify(store=store, config=config, before=before)
 
