@@ -329,10 +329,9 @@ class LocalControl:
         for task in self._tasks:
             task.cancel()
         await self.router.close(grace=2.0)
+        self.save_pins()
         if stop_versions:
             await asyncio.gather(*(p.stop() for p in self.processes.values()))
-        else:
-            self.save_pins()
 
     # -- internals -------------------------------------------------------------------------------
 
