@@ -17,14 +17,14 @@ from nahtlos.probes import ContinuityReport
 from tasks.connections import Target, connect
 
 
-@task(name="session probes", task_run_name="session probes {module}: {stable} sessions on {version}",
+@task(name="session probes", task_run_name="session probes {module} {stable} sessions on {version}",
       cache_policy=NO_CACHE)
 def prove_session_continuity(target: Target, module: str, stable: str, version: str) -> ContinuityReport | None:
     c = connect(target)
     return _gate(target, probes.prove_continuity(c.platform, c.app, module=module, stable=stable, canary=version))
 
 
-@task(name="canary session probes", task_run_name="session probes {module}: {version} sessions on {stable}",
+@task(name="canary session probes", task_run_name="session probes {module} {version} sessions on {stable}",
       cache_policy=NO_CACHE)
 def prove_canary_sessions(target: Target, module: str, stable: str, version: str) -> ContinuityReport | None:
     c = connect(target)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,8 +91,21 @@ class Users:
             client.close()
 
 
-def run_release(deployed: Deployed, version: str):
-    return release(application="sessionapp", targets={"web": version}, **deployed.params, return_state=True)
+@pytest.fixture
+def users(sessionapp) -> Iterator[Users]:
+    logged_in = Users(sessionapp)
+    yield logged_in
+    logged_in.close()
+
+
+def release_under_load(deployed: Deployed, version: str):
+    """Release ``web`` to ``version`` while anonymous visitors load the entry; (final state, load)."""
+    load = Traffic(deployed.entry("/"), rate=50).start()
+    try:
+        state = release(application="sessionapp", targets={"web": version}, **deployed.params, return_state=True)
+    finally:
+        load.stop()
+    return state, load
 
 
 def artifact(key: str) -> str:
@@ -103,15 +117,10 @@ def artifact(key: str) -> str:
 
 
 @needs_wiring
-def test_a_release_that_no_longer_recognises_sessions_is_refused_before_any_user_is_moved(sessionapp):
-    users = Users(sessionapp)
+def test_a_release_that_no_longer_recognises_sessions_is_refused_before_any_user_is_moved(sessionapp, users):
     assert sessionapp.pinned() == {"1.0.0": USERS}
     started = datetime.now(timezone.utc)
-    load = Traffic(sessionapp.entry("/"), rate=50).start()
-    try:
-        state = run_release(sessionapp, "2.0.0")
-    finally:
-        load.stop()
+    state, load = release_under_load(sessionapp, "2.0.0")
     assert state.name == "RolledBack", state.message
     assert "session probes failed" in state.message
     assert "2.0.0: 0/20 recognised (20 redirect-to-login at 'read-account')" in state.message
@@ -122,17 +131,11 @@ def test_a_release_that_no_longer_recognises_sessions_is_refused_before_any_user
     assert load.failed == 0 and load.counts["ok"] > 0, load.counts
     report = artifact("sessionapp-web-probes-stable")
     assert "FAILED" in report and "| replay | 2.0.0 | 0/20 | 20 redirect-to-login |" in report
-    users.close()
 
 
 @needs_wiring
-def test_a_compatible_release_promotes_and_every_logged_in_user_keeps_session_and_data(sessionapp):
-    users = Users(sessionapp)
-    load = Traffic(sessionapp.entry("/"), rate=50).start()
-    try:
-        state = run_release(sessionapp, "1.1.0")
-    finally:
-        load.stop()
+def test_a_compatible_release_promotes_and_every_logged_in_user_keeps_session_and_data(sessionapp, users):
+    state, load = release_under_load(sessionapp, "1.1.0")
     assert state.name == "Promoted", state.message
     assert sessionapp.versions() == {"1.1.0": 100}
     assert users.intact() == USERS  # 0 sessions lost: moved to 1.1.0 with their notes
@@ -140,17 +143,17 @@ def test_a_compatible_release_promotes_and_every_logged_in_user_keeps_session_an
     assert load.failed == 0, load.counts
     assert "| replay | 1.1.0 | 20/20 |" in artifact("sessionapp-web-probes-stable")
     assert "| replay | 1.0.0 | 20/20 |" in artifact("sessionapp-web-probes-canary")
-    users.close()
 
 
 @needs_wiring
-def test_a_canary_whose_new_sessions_the_stable_version_cannot_read_does_not_promote(sessionapp):
-    users = Users(sessionapp)
-    state = run_release(sessionapp, "1.2.0")
+def test_a_canary_whose_new_sessions_the_stable_version_cannot_read_does_not_promote(sessionapp, users):
+    started = datetime.now(timezone.utc)
+    state, load = release_under_load(sessionapp, "1.2.0")
     assert state.name == "RolledBack", state.message
     assert "1.0.0: 0/20 recognised (20 redirect-to-login" in state.message
     assert sessionapp.versions() == {"1.0.0": 100} and users.intact() == USERS
-    users.close()
+    assert weight_tasks("web", since=started) == []  # proven before the first weight: no user ever started on it
+    assert load.failed == 0, load.counts
 
 
 @flow(name="probe gates")
@@ -170,8 +173,7 @@ def test_the_probe_tasks_pass_a_compatible_canary_and_report_counts(sessionapp):
     assert "| create | 1.0.0 | 20/20 |" in artifact("sessionapp-web-probes-stable")
 
 
-def test_the_probe_task_fails_the_gate_for_an_incompatible_canary_without_moving_anyone(sessionapp):
-    users = Users(sessionapp)
+def test_the_probe_task_fails_the_gate_for_an_incompatible_canary_without_moving_anyone(sessionapp, users):
     sessionapp.platform.deploy(module="web", version="2.1.0")
     state = probe_gates(sessionapp.target, "1.0.0", "2.1.0", return_state=True)
     assert state.is_failed()
@@ -185,4 +187,3 @@ def test_the_probe_task_fails_the_gate_for_an_incompatible_canary_without_moving
     assert sessionapp.pinned() == {"1.0.0": USERS, "2.1.0": 0} and users.intact() == USERS
     report = artifact("sessionapp-web-probes-stable")
     assert "| replay | 2.1.0 | 0/20 | 20 redirect-to-login | read-account |" in report
-    users.close()

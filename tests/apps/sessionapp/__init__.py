@@ -12,7 +12,8 @@ Two ways to hold a session, over the same store:
               ``Authorization: Bearer <token>`` on GET /api/account, POST /api/notes;
               not logged in: 401
 Both answer {"user", "notes": [{"id", "text"}]} for the account. GET /healthz and GET /
-(anonymous) are for readiness and load.
+(anonymous) are for readiness and load. ``latency_ms`` delays every other request, like a
+real application's database and templates (for benchmarks).
 
 Versions (``BEHAVIOUR``) differ only in how they store sessions:
     1.0.0  record format 1 (JSON)
@@ -25,6 +26,7 @@ Versions (``BEHAVIOUR``) differ only in how they store sessions:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -120,7 +122,7 @@ class SessionStore:
         return record if isinstance(record, dict) and "user" in record else None
 
 
-def build_app(*, version: str, store_path: str | Path) -> Starlette:
+def build_app(*, version: str, store_path: str | Path, latency_ms: float = 0) -> "Starlette | _Delayed":
     store = SessionStore(store_path, BEHAVIOUR[version])
 
     async def form_or_json(request: Request) -> dict[str, Any]:
@@ -200,7 +202,7 @@ def build_app(*, version: str, store_path: str | Path) -> Starlette:
         return JSONResponse({"error": "not authenticated"}, status_code=401,
                             headers={"www-authenticate": "Bearer"})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/healthz", health), Route("/", home),
         Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
@@ -208,3 +210,16 @@ def build_app(*, version: str, store_path: str | Path) -> Starlette:
         Route("/api/token", token, methods=["POST"]),
         Route("/api/account", api_account), Route("/api/notes", api_note, methods=["POST"]),
     ])
+    return _Delayed(app, latency_ms / 1000) if latency_ms else app
+
+
+class _Delayed:
+    """Adds latency to every request but the readiness check."""
+
+    def __init__(self, app: Starlette, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != "/healthz":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
