@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                              update_progress_artifact)
 from prefect.states import Completed, Failed
 
 from flows.locking import one_release_at_a_time
@@ -157,6 +158,9 @@ def finish(target: Target, plan: ReleasePlan | None, waves: list[WaveOutcome], s
                              waves=waves, seconds=round(time.time() - started, 3))
     create_markdown_artifact(key=f"{target.application}-report", markdown=summary.markdown(plan),
                              description=f"release {outcome.value}")
+    create_table_artifact(key=f"{target.application}-modules",
+                          table=summary.module_rows() or [{"outcome": outcome.value}],
+                          description="per module: versions, result and rollback timing (unix seconds)")
     announce(summary)
     if outcome is Outcome.PROMOTED:
         return Completed(message=f"promoted: {', '.join(f'{m}={v}' for m, v in summary.targets.items())}",

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nahtlos: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
 
 
 def report_error(exc: NahtlosError, *, as_json: bool) -> None:

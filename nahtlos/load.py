@@ -178,6 +178,11 @@ class VirtualUser:
             self._engine._sessions_total += 1
         return self.logged_in
 
+    def end_session(self) -> None:
+        """After a logout the user chose: forget every cookie; the next login is a new visitor."""
+        self.cookies.clear()
+        self.logged_in = False
+
     def mark_session_lost(self, reply: Reply) -> None:
         """The journey saw the session change under it (e.g. another user's identity)."""
         self._engine._reclassify(reply, Outcome.SESSION_LOST)

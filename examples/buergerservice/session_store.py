@@ -42,6 +42,9 @@ return 1
 """
 
 
+ENDED_KEEP_SECONDS = 86_400  # the ended set outlives any migration window
+
+
 @dataclass(frozen=True)
 class SessionFormats:
     """The ``session:`` entry of one module version in the descriptor."""
@@ -64,9 +67,10 @@ class LoadedSession:
 
 class SessionStore:
     def __init__(self, redis: Redis, *, formats: SessionFormats, idle_seconds: int, format_key: str,
-                 key_prefix: str = "session:", poll_seconds: float = 1.0) -> None:
+                 key_prefix: str = "session:", poll_seconds: float = 1.0, ended_key: str | None = None) -> None:
         self._redis, self.formats, self.idle = redis, formats, idle_seconds
         self._format_key, self._prefix, self._poll = format_key, key_prefix, poll_seconds
+        self._ended_key = ended_key or format_key.replace("session-format", "session-ended")
         self._cas = redis.register_script(_COMPARE_AND_SET)
         self._control: int | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -159,7 +163,12 @@ class SessionStore:
         raise SessionUnreadable("the record kept changing while it was written")
 
     async def delete(self, sid: str) -> None:
-        await self._redis.delete(self._key(sid))
+        """End a session on purpose (logout), and say so in the ended set, so that a session
+        handoff running meanwhile counts it as ended by its user, not as lost."""
+        key = self._key(sid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key).sadd(self._ended_key, key).expire(self._ended_key, ENDED_KEEP_SECONDS)
+            await pipe.execute()
 
 
 def store_from_env(redis: Redis, formats: SessionFormats) -> SessionStore:

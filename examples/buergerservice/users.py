@@ -35,6 +35,9 @@ UNKNOWN_FATE = (Outcome.ERROR_5XX, Outcome.TIMEOUT, Outcome.CONNECTION_ERROR)
 
 class BuergerserviceJourney:
     verify_every = 6  # every n-th step checks identity and reads back every draft
+    # Citizens come and go: after this many steps (drawn per session) a user checks its drafts one
+    # last time, logs out and later logs in again as a new visitor, who follows the canary weights.
+    session_steps = (30, 90)
     password = "demo"
     actions: tuple[tuple[Callable[..., Awaitable[None]], float], ...]  # set below the class
 
@@ -46,12 +49,16 @@ class BuergerserviceJourney:
         self.expected: dict[str, DraftState] = {}  # form -> what the server must hold
         self.unsure: dict[str, list[DraftState]] = {}  # form -> acceptable states after an unknown fate
         self.slot: str | None = None
+        self.session_length = 0
 
     async def step(self, user: VirtualUser) -> None:
         if not user.logged_in:
             await self.login(user)
             return
         self.steps += 1
+        if self.steps >= self.session_length:
+            await self.logout(user)
+            return
         if self.steps % self.verify_every == 0:
             await self.verify(user)
             return
@@ -65,6 +72,13 @@ class BuergerserviceJourney:
                                    authenticated=False)
         if reply.ok and user.begin_session():
             self.expected, self.unsure, self.definitions = {}, {}, {}
+            self.steps, self.session_length = 0, user.rng.randint(*self.session_steps)
+
+    async def logout(self, user: VirtualUser) -> None:
+        await self.verify(user)
+        if user.logged_in:  # the verification may have found the session lost
+            await user.request("POST", "/api/logout", authenticated=False)
+            user.end_session()
 
     async def verify(self, user: VirtualUser) -> None:
         reply = await user.request("GET", "/api/me")

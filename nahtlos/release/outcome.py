@@ -49,6 +49,11 @@ class ReleaseSummary(Frozen):
     waves: list[WaveOutcome] = Field(default_factory=list)
     seconds: float = 0.0
 
+    def module_rows(self) -> list[dict]:
+        return [{"wave": w.index, "module": m.module, "stable": m.stable, "canary": m.canary, "passed": m.passed,
+                 "wave_outcome": w.outcome.value, "first_failure_at": m.first_failure_at,
+                 "rolled_back_at": m.rolled_back_at} for w in self.waves for m in w.module_outcomes]
+
     def markdown(self, plan: ReleasePlan | None) -> str:
         lines = [f"# Release of {self.application}: **{self.outcome.value}**", ""]
         if self.reason:

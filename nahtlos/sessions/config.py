@@ -71,6 +71,9 @@ class SessionsConfig(_Frozen):
     format_key: str
     user_fields: tuple[str, ...] = Field(min_length=1)
     migrations: Migrations
+    # Redis set to which the application adds the key of every session it deletes on purpose
+    # (a logout), so a verification during live traffic can tell an ended session from a lost one.
+    ended_key: str | None = None
 
     @field_validator("key_pattern")
     @classmethod

@@ -152,6 +152,7 @@ class VerifyReport(Model):
     unchanged: int
     user_writes: int  # user data changed by a write that is not the migration's
     created: int  # sessions that started during the window
+    ended: int = 0  # deleted by the application on purpose (logout; see SessionsConfig.ended_key)
     expired: int  # gone after their TTL ran out
     lost: Problems  # gone before their TTL ran out
     changed_by_migration: Problems  # user data differs and the migration's write explains it
@@ -167,7 +168,7 @@ class VerifyReport(Model):
     def summary(self) -> str:
         text = (f"verify schema {self.to_schema}: {self.before} sessions before, {self.after} after; "
                 f"{self.unchanged} unchanged, {self.user_writes} changed by their users, {self.created} new, "
-                f"{self.expired} expired; {self.lost.count} lost, {self.changed_by_migration.count} changed by "
+                f"{self.expired} expired, {self.ended} ended by their users; {self.lost.count} lost, {self.changed_by_migration.count} changed by "
                 f"the migration, {self.not_migrated.count} not migrated, {self.unreadable.count} unreadable")
         for name, problems in (("lost", self.lost), ("changed", self.changed_by_migration),
                                ("not migrated", self.not_migrated), ("unreadable", self.unreadable)):

@@ -174,6 +174,12 @@ class RedisSessionStore:
             entries = self._client.hmget(journal, list(keys))
         return [tuple(e.decode().split(":", 1)) if e else None for e in entries]  # type: ignore[misc]
 
+    def members(self, set_key: str, keys: Sequence[str]) -> list[bool]:
+        if not keys:
+            return []
+        with self._edge("reading the ended sessions"):
+            return [bool(found) for found in self._client.smismember(set_key, list(keys))]
+
     def clear_journal(self, journal: str) -> None:
         with self._edge("clearing the migration journal"):
             self._client.delete(journal)

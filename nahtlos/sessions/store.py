@@ -72,6 +72,9 @@ class SessionStore(Protocol):
 
     def clear_journal(self, journal: str) -> None: ...
 
+    def members(self, set_key: str, keys: Sequence[str]) -> list[bool]:
+        """Whether each of ``keys`` is in the set ``set_key`` (sessions the application ended)."""
+
     def get_int(self, key: str) -> int | None:
         """An integer control value, or None when the key is absent."""
 

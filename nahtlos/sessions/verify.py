@@ -98,7 +98,7 @@ class _Comparison:
         tally = lambda: ProblemTally(key_prefix=config.key_prefix, max_offenders=max_offenders)  # noqa: E731
         self.lost, self.changed, self.not_migrated, self.unreadable = tally(), tally(), tally(), tally()
         self.seen: set[str] = set()
-        self.unchanged = self.user_writes = self.created = self.expired = 0
+        self.unchanged = self.user_writes = self.created = self.expired = self.ended = 0
         self.mismatched: list[tuple[str, str]] = []  # (key, fingerprint of the current bytes)
 
     def record(self, key: str, raw: bytes) -> None:
@@ -133,12 +133,16 @@ class _Comparison:
         absent = [key for key in self.before.entries if key not in self.seen]
         now = time.time()
         for chunk in _chunks(absent):
-            for key, (raw, _) in zip(chunk, store.read_with_expiry(chunk)):
+            ended = (store.members(self.config.ended_key, chunk) if self.config.ended_key
+                     else [False] * len(chunk))
+            for key, (raw, _), by_user in zip(chunk, store.read_with_expiry(chunk), ended):
                 if raw is not None:
                     self.record(key, raw)
                     continue
                 expires_at = self.before.entries[key].expires_at
-                if expires_at is not None and expires_at <= now + EXPIRY_SLACK_SECONDS:
+                if by_user:
+                    self.ended += 1
+                elif expires_at is not None and expires_at <= now + EXPIRY_SLACK_SECONDS:
                     self.expired += 1
                 else:
                     self.lost.add(key, "gone before its TTL ran out")
@@ -163,7 +167,7 @@ def verify(*, store: SessionStore, config: SessionsConfig, before: SessionSnapsh
     report = VerifyReport(
         to_schema=before.to_schema, before=len(before), after=len(comparison.seen),
         unchanged=comparison.unchanged, user_writes=comparison.user_writes, created=comparison.created,
-        expired=comparison.expired, lost=comparison.lost.result(), changed_by_migration=comparison.changed.result(),
+        expired=comparison.expired, ended=comparison.ended, lost=comparison.lost.result(), changed_by_migration=comparison.changed.result(),
         not_migrated=comparison.not_migrated.result(), unreadable=comparison.unreadable.result(),
         seconds=round(time.monotonic() - started, 3))
     (log.info if report.ok else log.warning)("%s", report.summary())
