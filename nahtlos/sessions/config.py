@@ -92,9 +92,10 @@ class SessionsConfig(_Frozen):
     @model_validator(mode="after")
     def _format_key_outside_sessions(self) -> "SessionsConfig":
         # The control key must never be mistaken for a session by a scan.
-        if fnmatch.fnmatchcase(self.format_key, self.key_pattern):
-            raise ValueError(f"format_key {self.format_key!r} matches key_pattern {self.key_pattern!r}; "
-                             "choose a key outside the session keys, e.g. 'nahtlos:session-format:<app>'")
+        for name, key in (("format_key", self.format_key), ("ended_key", self.ended_key)):
+            if key is not None and fnmatch.fnmatchcase(key, self.key_pattern):
+                raise ValueError(f"{name} {key!r} matches key_pattern {self.key_pattern!r}; choose a key "
+                                 "outside the session keys, e.g. 'nahtlos:session-format:<app>'")
         if self.schema_field in self.user_fields:
             raise ValueError(f"schema_field {self.schema_field!r} cannot also be a user field")
         return self

@@ -168,8 +168,9 @@ class VerifyReport(Model):
     def summary(self) -> str:
         text = (f"verify schema {self.to_schema}: {self.before} sessions before, {self.after} after; "
                 f"{self.unchanged} unchanged, {self.user_writes} changed by their users, {self.created} new, "
-                f"{self.expired} expired, {self.ended} ended by their users; {self.lost.count} lost, {self.changed_by_migration.count} changed by "
-                f"the migration, {self.not_migrated.count} not migrated, {self.unreadable.count} unreadable")
+                f"{self.expired} expired, {self.ended} ended by their users; {self.lost.count} lost, "
+                f"{self.changed_by_migration.count} changed by the migration, {self.not_migrated.count} not migrated, "
+                f"{self.unreadable.count} unreadable")
         for name, problems in (("lost", self.lost), ("changed", self.changed_by_migration),
                                ("not migrated", self.not_migrated), ("unreadable", self.unreadable)):
             if problems.count:

@@ -167,7 +167,8 @@ def verify(*, store: SessionStore, config: SessionsConfig, before: SessionSnapsh
     report = VerifyReport(
         to_schema=before.to_schema, before=len(before), after=len(comparison.seen),
         unchanged=comparison.unchanged, user_writes=comparison.user_writes, created=comparison.created,
-        expired=comparison.expired, ended=comparison.ended, lost=comparison.lost.result(), changed_by_migration=comparison.changed.result(),
+        expired=comparison.expired, ended=comparison.ended, lost=comparison.lost.result(),
+        changed_by_migration=comparison.changed.result(),
         not_migrated=comparison.not_migrated.result(), unreadable=comparison.unreadable.result(),
         seconds=round(time.monotonic() - started, 3))
     (log.info if report.ok else log.warning)("%s", report.summary())

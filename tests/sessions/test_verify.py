@@ -8,7 +8,7 @@ from nahtlos.sessions.migrate import migrate_all
 from nahtlos.sessions.providers import PythonMigrations
 from nahtlos.sessions.verify import snapshot, verify
 from tests.sessions import twoformats
-from tests.sessions.conftest import seed
+from tests.sessions.conftest import make_config, seed
 
 
 def test_a_clean_migration_verifies_with_every_session_unchanged(store, client, config, provider):
@@ -89,3 +89,17 @@ def test_sessions_left_in_the_old_format_fail_the_verification(store, client, co
 
     assert not report.ok and report.not_migrated.count == 10
     assert report.not_migrated.by_reason == {"schema 1": 10}
+
+
+def test_a_logout_the_application_recorded_counts_as_ended_not_lost(store, client, provider):
+    config = make_config(ended_key="nahtlos:session-ended:test")
+    seed(client, 10)
+    before = snapshot(store=store, config=config, provider=provider, to_schema=2)
+    migrate_all(store=store, config=config, provider=provider, to_schema=2)
+    client.delete("session:s00001", "session:s00002")
+    client.sadd("nahtlos:session-ended:test", "session:s00001")  # the gateway's logout
+
+    report = verify(store=store, config=config, before=before)
+
+    assert (report.ended, report.lost.count) == (1, 1)
+    assert [o.key for o in report.lost.offenders] == ["session:s00002"]
