@@ -36,7 +36,7 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 SIMPLE_PLACEHOLDERS = ("port", "version", "module", "app", "python", "state_dir")
 
 
-def _check_template(text: str) -> str:
+def check_template(text: str) -> str:
     for match in _PLACEHOLDER.finditer(text):
         token = match.group(0)
         if token in ("{{", "}}"):
@@ -75,7 +75,7 @@ class LocalRunSpec(Frozen):
     def _command_templates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value[0].strip():
             raise ValueError("the first element of command (the program) must not be empty")
-        return tuple(_check_template(part) for part in value)
+        return tuple(check_template(part) for part in value)
 
     @field_validator("env")
     @classmethod
@@ -83,7 +83,7 @@ class LocalRunSpec(Frozen):
         for name, text in value.items():
             if not name or "=" in name or "\0" in name:
                 raise ValueError(f"environment variable name {name!r} is not valid")
-            _check_template(text)
+            check_template(text)
         return value
 
     @field_validator("ready")
