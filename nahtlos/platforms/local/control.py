@@ -412,8 +412,8 @@ class LocalControl:
     def _known_version(self, module: str, version: str) -> None:
         if module not in self.app.modules:
             raise UnknownObject(f"unknown module {module!r}", hint="known: " + ", ".join(sorted(self.app.modules)))
-        running = self.desired is not None and version in self.desired.modules.get(module, ModuleRecord(
-            service_port=0)).versions
+        record = self.desired.modules.get(module) if self.desired is not None else None
+        running = record is not None and version in record.versions  # e.g. dropped from a newer descriptor
         if version not in self.app.modules[module].versions and not running:
             known = ", ".join(self.app.modules[module].versions)
             raise UnknownObject(f"unknown version {version!r}", subject=f"module {module}", hint=f"known: {known}")
