@@ -122,6 +122,7 @@ class ProbeReport(Frozen):
     recognised: int  # every step passed: logged in (create) or session and data intact (replay)
     failure_classes: dict[str, int] = Field(default_factory=dict)  # failure class -> probes
     failed_steps: dict[str, int] = Field(default_factory=dict)  # step name -> probes that failed there
+    statuses: dict[str, int] = Field(default_factory=dict)  # HTTP status of the failed step ("none") -> probes
     messages: tuple[str, ...] = ()  # a few distinct failure messages (step, statuses; never bodies)
     seconds: float
 
@@ -137,9 +138,8 @@ class ProbeReport(Frozen):
         verb = "created" if self.phase == "create" else "recognised"
         text = f"{self.version}: {self.recognised}/{self.probes} {verb}"
         if self.failed:
-            classes = ", ".join(f"{n} {kind}" for kind, n in sorted(self.failure_classes.items()))
             steps = ", ".join(f"{name!r}" for name in sorted(self.failed_steps))
-            text += f" ({classes} at {steps})"
+            text += f" ({_counts(self.failure_classes)} at {steps})"
         return text
 
 
@@ -164,21 +164,23 @@ class ContinuityReport(Frozen):
 
     def summary(self) -> str:
         replays = "; ".join(r.summary() for r in self.replays) or "no replay"
-        return (f"{self.module}: probe sessions created on {self.origin} {self.created.summary()}; "
-                f"replayed directly on {replays}")
+        return f"{self.origin} sessions: {self.created.summary()}; replayed directly on {replays}"
 
     def gate(self) -> GateCheck:
         return GateCheck(name=f"session-probes-{self.origin}", failures=self.failures, detail=self.summary())
 
     def markdown(self) -> str:
-        rows = [f"| {r.phase} | {r.version} | {r.recognised}/{r.probes} | "
-                f"{', '.join(f'{n} {k}' for k, n in sorted(r.failure_classes.items())) or '-'} | "
-                f"{', '.join(sorted(r.failed_steps)) or '-'} | {r.seconds:.2f} |"
+        rows = [f"| {r.phase} | {r.version} | {r.recognised}/{r.probes} | {_counts(r.failure_classes)} | "
+                f"{_counts(r.statuses)} | {', '.join(sorted(r.failed_steps)) or '-'} | {r.seconds:.2f} |"
                 for r in (self.created, *self.replays)]
         verdict = "passed" if self.ok else "FAILED"
         return "\n".join([f"### Session probes {self.module} ({self.origin} sessions): {verdict}", "",
-                          "| phase | version | recognised | failure classes | failed steps | seconds |",
-                          "|---|---|---|---|---|---|", *rows])
+                          "| phase | version | recognised | failure classes | statuses | failed steps | seconds |",
+                          "|---|---|---|---|---|---|---|", *rows])
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "-"
 
 
 class ProbeSession:
@@ -303,9 +305,12 @@ def prove_canary_sessions(platform: Platform, app: "Application", *, module: str
 def require_continuity(report: ContinuityReport | None) -> ContinuityReport | None:
     """The hard gate: any probe that was not created or not recognised stops the release."""
     if report is not None and not report.ok:
+        lost = ("sessions of the stable version would be lost on the canary" if report.origin == "stable"
+                else "sessions begun on the canary would be lost by a rollback")
         raise GateFailed(f"session probes failed, {report.failures} failure(s): {report.summary()}",
                          subject=f"module {report.module}",
-                         hint="the new version does not keep the sessions of the other one; no user was moved")
+                         hint=f"{lost}; the release stops before promotion, users pinned to "
+                              f"{report.stable} stay there")
     return report
 
 
@@ -373,7 +378,7 @@ def _each(spec: ProbeSpec, items: Sequence[Any] | range, play: Callable[[_Shared
 
 def _report(label: str, phase: Literal["create", "replay"], outcomes: list[list[StepResult]], steps: int,
             seconds: float) -> ProbeReport:
-    classes, failed_at, messages = Counter[str](), Counter[str](), []
+    classes, failed_at, statuses, messages = Counter[str](), Counter[str](), Counter[str](), []
     recognised = 0
     for results in outcomes:
         failure = next((r for r in results if not r.ok), None)
@@ -383,8 +388,10 @@ def _report(label: str, phase: Literal["create", "replay"], outcomes: list[list[
         if failure is not None:
             classes[failure.failure.value] += 1
             failed_at[failure.step] += 1
+            statuses[str(failure.status) if failure.status is not None else "none"] += 1
             if failure.message not in messages and len(messages) < MESSAGES_KEPT:
                 messages.append(failure.message)
     return ProbeReport(version=label, phase=phase, probes=len(outcomes), recognised=recognised,
-                       failure_classes=dict(classes), failed_steps=dict(failed_at), messages=tuple(messages),
+                       failure_classes=dict(classes), failed_steps=dict(failed_at), statuses=dict(statuses),
+                       messages=tuple(messages),
                        seconds=round(seconds, 3))

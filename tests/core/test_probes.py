@@ -64,7 +64,7 @@ def test_a_version_that_no_longer_reads_the_sessions_fails_every_probe_as_a_redi
     canary, stable_again = report.replays
     assert not report.ok and report.failures == 20
     assert canary.recognised == 0 and canary.failure_classes == {"redirect-to-login": 20}
-    assert canary.failed_steps == {"read-account": 20}
+    assert canary.failed_steps == {"read-account": 20} and canary.statuses == {"303": 20}
     assert stable_again.ok  # 2.0.0 only ignores them: the stable version still has them
     assert "2.0.0: 0/20 recognised (20 redirect-to-login at 'read-account')" in report.summary()
     assert report.gate().failures == 20 and report.gate().name == "session-probes-stable"
@@ -93,7 +93,7 @@ def test_token_sessions_carry_the_captured_bearer_token_and_an_unknown_token_is_
     assert prove(TOKEN, versions, home="1.0.0", other="1.1.0").ok
     report = prove(TOKEN, versions, home="1.0.0", other="2.0.0")
     canary = report.replays[0]
-    assert canary.failure_classes == {"4xx-unexpected": 20}
+    assert canary.failure_classes == {"4xx-unexpected": 20} and canary.statuses == {"401": 20}
     assert canary.messages == ("step 'read-account' (GET /api/account): expected status 200, got 401",)
 
 
@@ -138,7 +138,7 @@ def test_a_probe_that_fails_on_its_own_version_is_a_failed_creation_and_nothing_
 def test_an_unreachable_version_fails_every_probe_as_a_connection_error(versions):
     probes = create_probes(BROWSER, on=versions["1.0.0"], label="1.0.0")
     down = replay(probes, on=f"127.0.0.1:{closed_port()}", label="1.1.0")
-    assert down.recognised == 0 and down.failure_classes == {"connection-error": 20}
+    assert down.recognised == 0 and down.failure_classes == {"connection-error": 20} and down.statuses == {"none": 20}
 
 
 def test_the_probe_password_comes_from_the_named_environment_variable(versions, monkeypatch):

@@ -130,7 +130,7 @@ def test_a_release_that_no_longer_recognises_sessions_is_refused_before_any_user
     assert sessionapp.pinned() == {"1.0.0": USERS} and users.intact() == USERS
     assert load.failed == 0 and load.counts["ok"] > 0, load.counts
     report = artifact("sessionapp-web-probes-stable")
-    assert "FAILED" in report and "| replay | 2.0.0 | 0/20 | 20 redirect-to-login |" in report
+    assert "FAILED" in report and "| replay | 2.0.0 | 0/20 | 20 redirect-to-login | 20 303 | read-account |" in report
 
 
 @needs_wiring
@@ -141,7 +141,7 @@ def test_a_compatible_release_promotes_and_every_logged_in_user_keeps_session_an
     assert users.intact() == USERS  # 0 sessions lost: moved to 1.1.0 with their notes
     assert sessionapp.pinned() == {"1.1.0": USERS}
     assert load.failed == 0, load.counts
-    assert "| replay | 1.1.0 | 20/20 |" in artifact("sessionapp-web-probes-stable")
+    assert "| replay | 1.1.0 | 20/20 | - | - | - |" in artifact("sessionapp-web-probes-stable")
     assert "| replay | 1.0.0 | 20/20 |" in artifact("sessionapp-web-probes-canary")
 
 
@@ -186,4 +186,4 @@ def test_the_probe_task_fails_the_gate_for_an_incompatible_canary_without_moving
     assert sessionapp.versions() == {"1.0.0": 100, "2.1.0": 0}
     assert sessionapp.pinned() == {"1.0.0": USERS, "2.1.0": 0} and users.intact() == USERS
     report = artifact("sessionapp-web-probes-stable")
-    assert "| replay | 2.1.0 | 0/20 | 20 redirect-to-login | read-account |" in report
+    assert "| replay | 2.1.0 | 0/20 | 20 redirect-to-login | 20 303 | read-account |" in report
