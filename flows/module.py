@@ -23,6 +23,7 @@ from tasks.analysis import bake_canary, judge_canary, open_window
 from tasks.canary import deploy_canary, roll_back, set_weight
 from tasks.checks import smoke_canary
 from tasks.connections import Target, connect
+from tasks.probes import prove_canary_sessions, prove_session_continuity
 from tasks.sessions import session_preflight
 
 _aborts: dict[str, threading.Event] = {}
@@ -74,6 +75,7 @@ class _Walk:
         if session_step is not None and spec is not None:
             pre = session_preflight(self.target, self.module, self.version, session_step)
             self.steps.append(pre.summary())
+        self._probe_sessions()  # before any user reaches the canary
         start: WindowStart | None = None
         for step in strategy.steps:
             if abort.is_set():
@@ -92,6 +94,14 @@ class _Walk:
                 self._verdict(judged, final=True)
             elif isinstance(step, Pause):
                 self._approve(step)
+        self._probe_sessions()  # again before promotion moves the pinned users
+
+    def _probe_sessions(self) -> None:
+        """Behavioural proof that sessions survive in both directions (``probes:`` of the descriptor)."""
+        for gate in (prove_session_continuity, prove_canary_sessions):
+            report = gate(self.target, self.module, self.stable, self.version)
+            if report is not None:
+                self.steps.append(report.summary())
 
     def _verdict(self, judged, *, final: bool) -> None:
         if judged is None:

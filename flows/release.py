@@ -28,7 +28,7 @@ from tasks.checks import smoke_blast_radius
 from tasks.connections import Target, connect
 from tasks.planning import analyze_dependencies, application_at_live_versions, read_live_state
 from tasks.reconcile import roll_back_leftovers
-from tasks.sessions import compat_writing, migrate_sessions
+from tasks.sessions import compat_writing, migrate_sessions, restore_sessions
 
 
 @flow(name="release", flow_run_name="release {application}")
@@ -103,8 +103,7 @@ def release_wave(target: Target, plan: ReleasePlan, index: int, strategy: dict[s
         if o.rolled_back_at is None and o.canary in _running(target, o.module):
             roll_back(target, o.module, o.stable, o.canary)
     if step is not None:
-        compat_writing(target, SessionStep(wave=index, stored_before=step.stored_before,
-                                           write_during=step.stored_before, stored_after=step.stored_before))
+        restore_sessions(target, step)
     return WaveOutcome(index=index, modules=modules, outcome=Outcome.ROLLED_BACK, reason=reason,
                        module_outcomes=outcomes)
 

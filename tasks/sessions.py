@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from nahtlos.plan_models import SessionStep
 from nahtlos.release import handoff
-from nahtlos.sessions.models import FormatChange, PreflightReport
+from nahtlos.sessions.models import FormatChange, MigrationReport, PreflightReport
 from tasks.connections import Target, connect
 from tasks.planning import _transient
 
@@ -26,6 +26,13 @@ def session_preflight(target: Target, module: str, version: str, step: SessionSt
     c = connect(target)
     return handoff.check_readable(store=c.store, config=c.sessions, provider=_migrations(c, module, version),
                                   app=c.app, module=module, version=version, step=step)
+
+
+@task(name="session restore for rollback", **SESSION_TASK)
+def restore_sessions(target: Target, step: SessionStep) -> MigrationReport:
+    c = connect(target)
+    return handoff.restore_after_rollback(store=c.store, config=c.sessions, provider=_migrations(c, None, None),
+                                          app=c.app, step=step)
 
 
 @task(name="session migrate and verify", **SESSION_TASK)

@@ -37,7 +37,7 @@ class BuergerserviceJourney:
     verify_every = 6  # every n-th step checks identity and reads back every draft
     # Citizens come and go: after this many steps (drawn per session) a user checks its drafts one
     # last time, logs out and later logs in again as a new visitor, who follows the canary weights.
-    session_steps = (30, 90)
+    session_steps = (10, 40)
     password = "demo"
     actions: tuple[tuple[Callable[..., Awaitable[None]], float], ...]  # set below the class
 

@@ -14,8 +14,8 @@ from nahtlos.demo.run import SCENARIOS, DemoOptions, DemoReport, run_demo
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="release Buergerservice under load with a local Prefect server and platform")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="release")
-    parser.add_argument("--users", type=int, default=100, help="logged-in synthetic users")
-    parser.add_argument("--rate", type=float, default=60.0, help="their requests per second in total")
+    parser.add_argument("--users", type=int, default=150, help="logged-in synthetic users")
+    parser.add_argument("--rate", type=float, default=100.0, help="their requests per second in total")
     parser.add_argument("--workdir", type=Path, default=Path(".nahtlos/demo"), help="state and logs of this run")
     parser.add_argument("--descriptor", type=Path, default=Path("deployments/buergerservice.yaml"))
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")

@@ -20,11 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--deployment", default="on-demand", help="name of the release deployment")
     parser.add_argument("--descriptor", help="descriptor to check the targets against before starting "
                                              "(default: deployments/<application>.yaml when it exists)")
+    add_api_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="Prefect API URL (default: $PREFECT_API_URL)")
     parser.add_argument("--wait", action="store_true", help="wait for the outcome; exit 0 promoted, 3 rolled back")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,13 +36,17 @@ def run(args: argparse.Namespace) -> int:
     descriptor = Path(args.descriptor or f"deployments/{args.application}.yaml")
     if args.descriptor or descriptor.exists():
         validate_targets(load_application(descriptor), targets)  # unknown module/version: exit 2 now
+    return trigger(args, flow="release", parameters={"application": args.application, "targets": targets})
+
+
+def trigger(args: argparse.Namespace, *, flow: str, parameters: dict) -> int:
+    """Start ``flow``'s deployment, print its URL, optionally wait; the exit code tells the outcome."""
     api = PrefectApi(args.api)
     try:
-        run_ = api.start("release", args.deployment, {"application": args.application, "targets": targets},
-                         tags=["ci", f"app:{args.application}"])
+        run_ = api.start(flow, args.deployment, parameters, tags=["ci", f"app:{args.application}"])
         url = api.ui_url(run_["id"])
         if not args.json:
-            print(f"release of {args.application} started: {url}", flush=True)
+            print(f"{flow} of {args.application} started: {url}", flush=True)
         if not args.wait:
             if args.json:
                 print(json.dumps({"flow_run_id": run_["id"], "url": url, "state": "SCHEDULED"}))

@@ -39,8 +39,8 @@ class DemoOptions(BaseModel):
 
     scenario: str = "release"
     descriptor: Path = Path("deployments/buergerservice.yaml")
-    users: int = 100
-    rate: float = 60.0
+    users: int = 150
+    rate: float = 100.0
     workdir: Path = Path(".nahtlos/demo")
     timeout: float = 600.0
 

@@ -15,7 +15,7 @@ from nahtlos.errors import HandoffBlocked
 from nahtlos.plan_models import SessionStep
 from nahtlos.sessions.config import SessionsConfig
 from nahtlos.sessions.formats import set_write_format
-from nahtlos.sessions.migrate import migrate_all
+from nahtlos.sessions.migrate import migrate_all, restore_for_rollback
 from nahtlos.sessions.models import FormatChange, MigrationReport, PreflightReport, VerifyReport
 from nahtlos.sessions.preflight import preflight
 from nahtlos.sessions.providers import MigrationProvider
@@ -55,6 +55,16 @@ def check_readable(*, store: SessionStore, config: SessionsConfig, provider: Mig
                              f"({report.summary()})", subject=f"module {module}",
                              hint="fix the migration or the new version; no user was moved")
     return report
+
+
+def restore_after_rollback(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider,
+                           app: Application, step: SessionStep) -> MigrationReport:
+    """Before users go back: the old format is written again, and any record a canary wrote in a
+    format an old version cannot read is migrated back (normally none: compat writing prevents it)."""
+    specs = [m.versions[m.deployed].session for m in app.modules.values() if m.versions[m.deployed].session]
+    readable = set.intersection(*(set(s.reads) for s in specs)) if specs else {step.stored_before}
+    return restore_for_rollback(store=store, config=config, provider=provider, write_format=step.stored_before,
+                                readable=readable, to_schema=step.stored_before)
 
 
 def migrate_after_promotion(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider,
