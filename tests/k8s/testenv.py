@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = Path(__file__).with_name("crds")
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 NODE_COUNT = 2
-ENABLE_HINT = "build the control plane with scripts/k8s/build.sh (needs Go; 8-22 min cold on 2 cores, under a second when cached)"
+ENABLE_HINT = ("build the control plane with scripts/k8s/build.sh (needs Go; 8-22 min cold on 2 cores, "
+               "under a second when cached)")
 
 
 def k8s_version() -> str:
