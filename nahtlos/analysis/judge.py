@@ -132,10 +132,16 @@ def judge_latency(*, canary: WindowStats, stable: WindowStats, config: AnalysisC
     facts = (f"mean {_ms(c_mean)} vs {_ms(s_mean)} (ratio {ratio:.2f}), shift {_ms(shift)} "
              f"(lower bound {_ms(lower)}), Mann-Whitney p={p:.3g}" if ratio is not None else f"Mann-Whitney p={p:.3g}")
     significant = p < config.latency_alpha and lower > tolerance
-    if significant and ratio is not None and ratio >= config.latency_effect_floor:
-        verdict, reason = Verdict.FAIL, f"canary slower beyond the effect floor {config.latency_effect_floor:g}: {facts}"
+    # Practical significance needs both a relative (mean ratio) and an absolute (shift) effect:
+    # 1 ms more on a 2.5 ms answer is a ratio of 1.4 that no user notices.
+    large = (ratio is not None and ratio >= config.latency_effect_floor
+             and shift >= config.latency_min_shift_seconds)
+    if significant and large:
+        verdict, reason = Verdict.FAIL, (f"canary slower beyond the effect floor {config.latency_effect_floor:g} "
+                                         f"and {_ms(config.latency_min_shift_seconds)}: {facts}")
     elif significant:
-        verdict, reason = Verdict.PASS, f"significant shift below the effect floor {config.latency_effect_floor:g}: {facts}"
+        verdict, reason = Verdict.PASS, (f"significant shift below the effect floor {config.latency_effect_floor:g} "
+                                         f"or {_ms(config.latency_min_shift_seconds)}: {facts}")
     else:
         verdict, reason = Verdict.PASS, f"no significant slowdown: {facts}"
     return LatencyResult(classification=verdict, reason=reason, p_value=p, shift_seconds=shift,

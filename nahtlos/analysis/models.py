@@ -33,6 +33,7 @@ class AnalysisConfig(Model):
     latency_alpha: float = Field(0.02, gt=0, lt=1)  # Mann-Whitney U, one-sided (Kayenta: 98 % confidence)
     latency_tolerance: float = Field(0.25, ge=0)  # lower bound of the shift must exceed this share of it
     latency_effect_floor: float = Field(1.2, ge=1)  # canary/stable mean ratio from which a shift counts
+    latency_min_shift_seconds: float = Field(0.005, ge=0)  # and the absolute shift from which it counts
     max_canary_connection_errors: int = Field(0, ge=0)  # hard gate
     max_inconclusive_extensions: int = Field(3, ge=0)  # then inconclusive becomes fail
 
