@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/nahtlos plan deployments/buergerservice.yaml --to gateway=2.0.0 --to forms=2.0.0 --to registry=2.1.0
+	$(BIN)/nahtlos demo
 
 test: $(STAMP)
 	scripts/test.sh

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import threading
 import time
@@ -30,6 +31,7 @@ SCENARIOS = {
                 "appointments": "1.3.0"},
     "broken-canary": {"payments": "3.1.0"},
 }
+RUN_MARK = "NAHTLOS_DEMO_RUN"
 WARM_UP_SECONDS = 5.0  # users log in and start typing before the release begins
 COOL_DOWN_SECONDS = 3.0  # and keep going a little after it ends
 
@@ -71,6 +73,8 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print) -> Dem
     if options.workdir.exists():
         shutil.rmtree(options.workdir)
     options.workdir.mkdir(parents=True)
+    # Every process of this run inherits the mark, so anyone can check that none outlives it.
+    os.environ[RUN_MARK] = str(options.workdir.resolve())
     with Stack(options.workdir.resolve(), say=say) as stack:
         say("starting Redis, the Prefect server and the local platform ...")
         redis_url = stack.start_redis()
