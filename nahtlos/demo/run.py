@@ -45,6 +45,8 @@ class DemoOptions(BaseModel):
     rate: float = 100.0
     workdir: Path = Path(".nahtlos/demo")
     timeout: float = 600.0
+    strategy: dict | None = None  # a strategy override for the release (benchmarks bake longer)
+    min_load_seconds: float = 0.0  # keep the users going at least this long (benchmarks count requests)
 
 
 class DemoReport(BaseModel):
@@ -90,7 +92,7 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print) -> Dem
         say(f"{options.users} citizens are logged in and filling in forms; releasing "
             + ", ".join(f"{m} {v}" for m, v in SCENARIOS[options.scenario].items()))
         run, final, seconds = _release(stack.api_url, app.name, SCENARIOS[options.scenario], options, say)
-        time.sleep(COOL_DOWN_SECONDS)
+        time.sleep(max(COOL_DOWN_SECONDS, options.min_load_seconds - WARM_UP_SECONDS - seconds))
         load = users.finish()
         outcome, _ = outcome_of(final)
         rows = _module_rows(stack.api_url, run["id"], app.name)
@@ -102,7 +104,10 @@ def _release(api_url: str, application: str, targets: dict[str, str], options: D
     api = PrefectApi(api_url)
     try:
         started = time.monotonic()
-        run = api.start("release", "on-demand", {"application": application, "targets": targets}, tags=["demo"])
+        parameters = {"application": application, "targets": targets}
+        if options.strategy:
+            parameters["strategy"] = options.strategy
+        run = api.start("release", "on-demand", parameters, tags=["demo"])
         say(f"release running: {api.ui_url(run['id'])}")
         final = api.wait(run["id"], poll=1.0, timeout=options.timeout,
                          on_change=lambda r: say(f"  {time.monotonic() - started:5.1f} s  {r['state']['name']}"))

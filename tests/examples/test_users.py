@@ -16,6 +16,11 @@ from nahtlos.sessions.redis_server import free_port
 
 class CheckingOften(BuergerserviceJourney):
     verify_every = 2
+    session_steps = (10_000, 10_000)  # one session per user: the counts below are exact
+
+
+class ComingAndGoing(BuergerserviceJourney):
+    session_steps = (3, 5)
 
 
 class PayingOnly(BuergerserviceJourney):
@@ -42,6 +47,13 @@ def test_users_log_in_fill_drafts_and_read_them_back_without_a_single_failure(st
     assert report.drafts_verified > 20 and report.drafts_lost == 0
     assert report.versions == {"gateway/1.8.0": 450}
     assert 0 < report.latency.p50_ms <= report.latency.p99_ms <= report.latency.max_ms
+
+
+def test_users_who_log_out_and_in_again_are_new_sessions_not_lost_ones(stack):
+    config = LoadConfig(base_url=stack.url("gateway"), users=5, rate=60, max_requests=200, duration_seconds=30)
+    report = run(config, ComingAndGoing)
+    assert report.requests_failed == 0 and report.sessions_lost == 0, report.failures
+    assert report.sessions_total > 10  # every user came back several times
 
 
 def test_deleted_session_keys_are_counted_as_lost_sessions_and_the_users_log_in_again(stack):
