@@ -85,6 +85,19 @@ def test_a_latency_shift_above_the_effect_floor_fails():
     assert 0.03 < result.latency.shift_seconds < 0.07
 
 
+def test_a_large_ratio_of_a_tiny_latency_is_not_a_practical_slowdown():
+    result = verdict_of(window_stats("2.0.0", latencies(2000, median=0.0036, seed=21)),
+                        window_stats("1.0.0", latencies(2000, median=0.0025, seed=22)))
+    lat = result.latency
+    assert lat.p_value < CONFIG.latency_alpha and lat.mean_ratio > CONFIG.latency_effect_floor
+    assert lat.shift_seconds < CONFIG.latency_min_shift_seconds
+    assert lat.classification is Verdict.PASS and result.verdict is Verdict.PASS
+    strict = CONFIG.model_copy(update={"latency_min_shift_seconds": 0.0})
+    assert verdict_of(window_stats("2.0.0", latencies(2000, median=0.0036, seed=21)),
+                      window_stats("1.0.0", latencies(2000, median=0.0025, seed=22)),
+                      config=strict).verdict is Verdict.FAIL
+
+
 def test_a_faster_canary_passes():
     result = verdict_of(window_stats("2.0.0", latencies(500, median=0.05, seed=17)),
                         window_stats("1.0.0", latencies(500, median=0.10, seed=18)))
