@@ -62,7 +62,8 @@ def test_replica_ratio_splits_by_ready_endpoints_behind_the_shared_service(make_
                what="endpoints of both versions")
 
     assert dark.configured == {"1.0.0": 100, "1.1.0": 0} and dark.live == {"1.0.0": 100, "1.1.0": 0}
-    assert pods_by_version(admin_api, namespace, "front") == {"1.0.0": 1, "1.1.0": 1}
+    wait_until(lambda: pods_by_version(admin_api, namespace, "front") == {"1.0.0": 1, "1.1.0": 1}, timeout=60,
+               what="a surplus pod of the scale-down to terminate")
     coarse = platform.set_weights(module="front", weights={"1.0.0": 90, "1.1.0": 10})
     wait_until(lambda: platform.traffic(module="front").live == {"1.0.0": 67, "1.1.0": 33}, timeout=60,
                what="2:1 endpoints")

@@ -19,11 +19,13 @@ class MigrationHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real service would offer
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        # Read the body first: left unread, it would be parsed as the next request on this keep-alive
+        # connection (and answered 400).
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path != PATH:
             return self._answer(404, {"error": "not found"})
         if self.server.unavailable:
             return self._answer(503, {"error": "maintenance"})
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.calls += 1
         try:
             record = twoformats.migrate(body["record"], body["to"])
