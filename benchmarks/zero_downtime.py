@@ -6,9 +6,10 @@ Four runs on the same machine, platform and load, one after the other:
   release itself carries at least 50,000 requests;
 - ``broken``: payments 3.1.0, which nahtlos must roll back; the users keep going for as long;
 - ``naive``: a maintenance window: stop the application, start the new versions;
-- ``rolling``: a plain rolling replacement without the session handoff: module by module (in the
-  planner's order), start the new version, send everything to it at once, move the pinned sessions,
-  stop the old one; no compat writing, no drain by session count, no migration.
+- ``rolling``: a plain rolling replacement without the session handoff: module by module, in the
+  order the descriptor lists them (as a script over the deployment list would), start the new
+  version, send everything to it at once, move the pinned sessions, stop the old one; no release
+  order from the planner, no compat writing, no drain by session count, no migration.
 
     .venv/bin/python -m benchmarks.zero_downtime [--users 500] [--rate 300] [--runs nahtlos,broken,naive,rolling]
                                                  [--record]
@@ -27,7 +28,6 @@ from nahtlos.demo.run import SCENARIOS, DemoOptions, _Users, run_demo
 from nahtlos.demo.stack import Stack, free_port
 from nahtlos.load import LoadConfig, LoadReport
 from nahtlos.loader import load_application
-from nahtlos.planning import plan_release
 from nahtlos.platforms.local.client import LocalPlatform
 
 DESCRIPTOR = Path("deployments/buergerservice.yaml")
@@ -66,13 +66,12 @@ def reference_run(kind: str, args: argparse.Namespace, workdir: Path) -> dict:
             new = _deployed(app, targets)
             stack.platform = LocalPlatform.up(new, state_dir=workdir / "platform", timeout=180)
         else:
-            for wave in plan_release(app, targets).waves:
-                for module in wave:
-                    old, version = app.modules[module].deployed, targets[module]
-                    platform.deploy(module=module, version=version)
-                    platform.set_weights(module=module, weights={version: 100})
-                    platform.move_sessions(module=module, from_version=old, to_version=version)
-                    platform.retire(module=module, version=old)
+            for module in (m for m in app.modules if m in targets):
+                old, version = app.modules[module].deployed, targets[module]
+                platform.deploy(module=module, version=version)
+                platform.set_weights(module=module, weights={version: 100})
+                platform.move_sessions(module=module, from_version=old, to_version=version)
+                platform.retire(module=module, version=old)
         seconds = time.monotonic() - started
         time.sleep(max(0.0, REFERENCE_SECONDS - seconds - REFERENCE_SECONDS / 3))
         load = users.finish()
