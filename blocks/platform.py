@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
@@ -36,9 +38,11 @@ class KubernetesPlatformConfig(Block):
     kubeconfig: str | None = Field(None, description="kubeconfig path; empty: in-cluster service account")
     context: str | None = Field(None, description="kubeconfig context")
     router: str = Field("gateway-api", description="gateway-api | openshift-route | replicas")
+    router_options: dict[str, Any] = Field(default_factory=dict, description=(
+        'gateway-api: {"gateway": {"name": ..., "namespace": ...}}; openshift-route: {"domain": ...}'))
 
     def connect(self, app: Application) -> Platform:
         from nahtlos.platforms.kubernetes import connect
 
         return connect(app, namespace=self.namespace, kubeconfig=self.kubeconfig, context=self.context,
-                       router=self.router)
+                       router=self.router, router_options=self.router_options or None)

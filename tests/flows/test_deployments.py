@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,27 @@ def test_prefect_yaml_deploys_the_release_deployments_with_schedule_and_rollback
     automations = httpx.post(f"{api}/automations/filter", json={}).json()
     trigger = next(a for a in automations if "notify-rollback" in a["name"])
     assert trigger["trigger"]["expect"] == ["nahtlos.release.rolled-back"]
+
+
+def test_ci_starts_a_release_run_through_the_api_and_gets_its_url(prefect_server, capsys):
+    from nahtlos.cli import main
+
+    assert prefect(prefect_server, "work-pool", "create", "nahtlos", "--type", "process").returncode in (0, 1)
+    assert prefect(prefect_server, "--no-prompt", "deploy", "--all").returncode == 0
+    code = main(["release", "buergerservice", "--to", "forms=2.0.0", "--to", "registry=2.1.0",
+                 "--api", prefect_server.api_url, "--json"])
+    assert code == 0
+    started = json.loads(capsys.readouterr().out)
+    run = httpx.get(f"{prefect_server.api_url}/flow_runs/{started['flow_run_id']}").json()
+    assert run["parameters"] == {"application": "buergerservice",
+                                 "targets": {"forms": "2.0.0", "registry": "2.1.0"}}
+    assert started["url"].endswith(f"/runs/flow-run/{started['flow_run_id']}")
+    httpx.post(f"{prefect_server.api_url}/flow_runs/{run['id']}/set_state",
+               json={"state": {"type": "CANCELLED"}, "force": True})  # no worker will take it
+
+
+def test_ci_gets_exit_2_for_an_unknown_version_before_anything_starts(capsys):
+    from nahtlos.cli import main
+
+    assert main(["release", "buergerservice", "--to", "forms=9.9.9", "--api", "http://127.0.0.1:9/api"]) == 2
+    assert "no version '9.9.9'" in capsys.readouterr().err
