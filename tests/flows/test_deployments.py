@@ -25,9 +25,10 @@ def test_the_block_types_register_with_the_prefect_cli(prefect_server):
     slugs = {b["slug"] for b in httpx.post(f"{prefect_server.api_url}/block_types/filter", json={}).json()}
     assert {"nahtlos-application-catalog", "nahtlos-local-platform", "nahtlos-kubernetes-platform",
             "nahtlos-redis-session-store", "nahtlos-prometheus"} <= slugs
-    schema = httpx.post(f"{prefect_server.api_url}/block_schemas/filter", json={
-        "block_types": {"slug": {"any_": ["nahtlos-redis-session-store"]}}}).json()[0]
-    assert schema["fields"]["secret_fields"] == ["url"]
+    store = httpx.get(f"{prefect_server.api_url}/block_types/slug/nahtlos-redis-session-store").json()
+    schemas = httpx.post(f"{prefect_server.api_url}/block_schemas/filter", json={
+        "block_schemas": {"block_type_id": {"any_": [store["id"]]}}}).json()
+    assert [s["fields"]["secret_fields"] for s in schemas] == [["url"]]
 
 
 def test_prefect_yaml_deploys_the_release_deployments_with_schedule_and_rollback_trigger(prefect_server):

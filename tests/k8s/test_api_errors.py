@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 from kubernetes import client
@@ -53,6 +54,7 @@ def test_weights_survive_a_concurrent_writer_on_the_same_httproute(make_platform
             except client.ApiException as exc:
                 assert exc.status == 409
             count += 1
+            time.sleep(0.02)  # busy, not a tight loop: a controller that never pauses starves everyone
 
     writer = threading.Thread(target=other_controller)
     caplog.set_level(logging.INFO, logger="nahtlos.platforms.kubernetes.api_errors")
