@@ -193,3 +193,18 @@ def test_a_second_release_of_the_same_application_is_refused_while_one_runs(shop
     assert "another release of shop is running" in second.message
     assert first[0].name == "Promoted", first[0].message
     assert shop.versions("middle") == {"1.0.0": 100}
+
+
+def test_rollback_all_also_reverts_the_waves_promoted_before_the_failing_one(shop):
+    descriptor = shop.catalog / "shop.yaml"
+    descriptor.write_text(descriptor.read_text().replace("entry: front\n", "entry: front\nrollback: all\n"))
+    load = Traffic(shop.entry("/"), rate=100).start()
+    try:
+        state = run_release(shop, {"middle": "1.1.0", "front": "1.2.0"})
+    finally:
+        load.stop()
+    assert state.name == "RolledBack", state.message
+    assert "front" in state.message
+    assert shop.versions("middle") == {"1.0.0": 100}  # promoted in wave 1, reverted after wave 2 failed
+    assert shop.versions("front") == {"1.0.0": 100}
+    assert shop.redis.get("nahtlos:session-format:shop") in (None, b"1")
