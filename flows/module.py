@@ -62,7 +62,7 @@ class _Walk:
     def run(self, session_step: SessionStep | None, override: dict[str, Any] | None, abort: threading.Event) -> None:
         app = connect(self.target).app
         strategy = strategy_for(app, self.module, override)
-        others = tuple(v for v in _running(self.target, self.module) if v not in (self.stable, self.version))
+        others = tuple(v for v in connect(self.target).running(self.module) if v not in (self.stable, self.version))
         deploy_canary(self.target, self.module, self.stable, self.version, others, strategy.deploy_timeout)
         self.deployed = True
         self.steps.append(f"deployed {self.version}")
@@ -139,7 +139,3 @@ class _Walk:
         return ModuleOutcome(module=self.module, stable=self.stable, canary=self.version, steps=self.steps,
                              verdicts=self.verdicts, **fields)
 
-
-def _running(target: Target, module: str) -> list[str]:
-    found = connect(target).platform.status().modules.get(module)
-    return sorted(found.versions) if found else []

@@ -100,7 +100,7 @@ def release_wave(target: Target, plan: ReleasePlan, index: int, strategy: dict[s
     else:
         reason = "; ".join(o.reason for o in failed)  # each names its module
     for o in outcomes:
-        if o.rolled_back_at is None and o.canary in _running(target, o.module):
+        if o.rolled_back_at is None and o.canary in connect(target).running(o.module):
             roll_back(target, o.module, o.stable, o.canary)
     if step is not None:
         restore_sessions(target, step)
@@ -116,11 +116,6 @@ def _session_step(app, plan: ReleasePlan, index: int) -> SessionStep | None:
     changes = [plan.changes[m] for m in plan.waves[index]]
     touches = any(app.modules[c.module].versions[c.to_version].session for c in changes)
     return step if touches or step.migrates else None
-
-
-def _running(target: Target, module: str) -> set[str]:
-    found = connect(target).platform.status().modules.get(module)
-    return set(found.versions) if found else set()
 
 
 def promote_wave(target: Target, index: int, changes, outcomes: list[ModuleOutcome], step: SessionStep | None,

@@ -20,6 +20,8 @@ from nahtlos.platforms.base import Platform
 from nahtlos.sessions.config import SessionsConfig
 from nahtlos.sessions.providers import MigrationProvider, provider_for
 from nahtlos.sessions.store import SessionStore
+from nahtlos.smoke import version_base_url
+from nahtlos.versions import version_key
 
 
 class Target(BaseModel):
@@ -42,9 +44,22 @@ class Connections:
     store: SessionStore | None
     sessions: SessionsConfig | None
 
-    def migrations(self, *, address: str | None = None) -> MigrationProvider:
+    def running(self, module: str) -> list[str]:
+        """Versions of ``module`` running now, oldest first."""
+        found = self.platform.status().modules.get(module)
+        return sorted(found.versions, key=version_key) if found else []
+
+    def migrations(self, *, serving: str | None = None) -> MigrationProvider:
+        """The descriptor's migration provider. HTTP migrations are served by a running version of
+        the module the descriptor names: ``serving`` when that one runs, else the newest."""
         assert self.sessions is not None
-        return provider_for(self.sessions, address=address)
+        http = self.sessions.migrations.http
+        if http is None:
+            return provider_for(self.sessions)
+        running = self.running(http.module)
+        version = serving if serving in running else (running[-1] if running else serving)
+        return provider_for(self.sessions, address=version_base_url(self.platform.status(), module=http.module,
+                                                                    version=version))
 
 
 _cache: dict[Target, Connections] = {}

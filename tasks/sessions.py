@@ -24,34 +24,22 @@ def compat_writing(target: Target, step: SessionStep) -> FormatChange:
 @task(name="session preflight", task_run_name="session preflight {module} {version}", **SESSION_TASK)
 def session_preflight(target: Target, module: str, version: str, step: SessionStep) -> PreflightReport:
     c = connect(target)
-    return handoff.check_readable(store=c.store, config=c.sessions, provider=_migrations(c, module, version),
+    serving = version if c.sessions.migrations.http and c.sessions.migrations.http.module == module else None
+    return handoff.check_readable(store=c.store, config=c.sessions, provider=c.migrations(serving=serving),
                                   app=c.app, module=module, version=version, step=step)
 
 
 @task(name="session restore for rollback", **SESSION_TASK)
 def restore_sessions(target: Target, step: SessionStep) -> MigrationReport:
     c = connect(target)
-    return handoff.restore_after_rollback(store=c.store, config=c.sessions, provider=_migrations(c, None, None),
-                                          app=c.app, step=step)
+    return handoff.restore_after_rollback(store=c.store, config=c.sessions, provider=c.migrations(), app=c.app,
+                                          step=step)
 
 
 @task(name="session migrate and verify", **SESSION_TASK)
 def migrate_sessions(target: Target, step: SessionStep, serving: dict[str, str]) -> handoff.PromotionHandoff:
     c = connect(target)
-    module = c.sessions.migrations.http.module if c.sessions.migrations.http else None
-    provider = _migrations(c, module, serving.get(module)) if module else c.migrations()
+    http = c.sessions.migrations.http
+    provider = c.migrations(serving=serving.get(http.module) if http else None)
     return handoff.migrate_after_promotion(store=c.store, config=c.sessions, provider=provider, step=step)
 
-
-def _migrations(c, module: str | None, version: str | None):
-    """HTTP migrations are served by a running version of the module the descriptor names."""
-    http = c.sessions.migrations.http
-    if http is None:
-        return c.migrations()
-    from nahtlos.smoke import version_base_url
-
-    serving = version if module == http.module else None
-    status = c.platform.status()
-    if serving is None:
-        serving = max(status.modules[http.module].versions)  # any running version serves the contract
-    return c.migrations(address=version_base_url(status, module=http.module, version=serving))
