@@ -17,7 +17,10 @@ Endpoints (every module):
 
 Per-version fault injection, read from the environment at start (the
 version-specific variable wins; ``.`` in the version becomes ``_``):
-    TINYAPP_ERROR_RATE[_1_1_0]   share of requests answered 500 (0..1)
+    TINYAPP_ERROR_RATE[_1_1_0]   share of requests answered 500 (0..1), spread
+                                 evenly and deterministically: with 0.05 every
+                                 20th request fails, so a one-request smoke test
+                                 passes and only real traffic reveals the fault
     TINYAPP_LATENCY_MS[_1_1_0]   added latency per request in milliseconds
     TINYAPP_DOWNSTREAM           URL of the next module (front -> middle -> back)
 """
@@ -27,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import secrets
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
@@ -50,6 +52,7 @@ class TinyApp:
         self.error_rate = fault_setting("TINYAPP_ERROR_RATE", version)
         self.latency = fault_setting("TINYAPP_LATENCY_MS", version) / 1000.0
         self.identity = {"module": module, "version": version}
+        self.requests = 0  # counted for the deterministic fault pattern
         self.client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -80,7 +83,7 @@ class TinyApp:
             return
         if self.latency:
             await asyncio.sleep(self.latency)
-        if self.error_rate and random.random() < self.error_rate:
+        if self._injected_fault():
             await _json(send, 500, {"error": "injected fault", **self.identity})
             return
         if path == "/whoami":
@@ -109,6 +112,13 @@ class TinyApp:
             await _json(send, 200, answer)
         else:
             await _json(send, 404, {"error": "not found", **self.identity})
+
+    def _injected_fault(self) -> bool:
+        """Request n fails when floor(n * rate) steps up: exactly the rate, never the first request."""
+        if not self.error_rate:
+            return False
+        self.requests += 1
+        return int(self.requests * self.error_rate) > int((self.requests - 1) * self.error_rate)
 
     async def _echo(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200,
