@@ -1,24 +1,28 @@
 """Bulk migration of the stored sessions, concurrent with live traffic.
 
-Each pass walks every session key, reads a batch, converts the records
+The first pass walks every session key, reads a batch, converts the records
 outside the accepted formats with the application's migration, and writes
-them back through ``SessionStore.rewrite``: written only where the key still
-holds the bytes that were read (compare-and-set per record), TTL kept,
-journalled. A user who writes in between wins: the record is read again and
-migrated from the user's version. Passes repeat until one finds nothing left
-to migrate, because versions may still write an older format during the
-compat poll interval. When the store goes away (restart, failover) the
-migration waits for it and resumes with a new pass; the store's own content
-is the only state, so a re-run after a crash is safe too.
+them back through a ``SessionWriter``: written only where the key still holds
+the bytes that were read (compare-and-set per record), TTL kept, journalled.
+A user who writes in between wins: the record is read again and migrated from
+the user's version. Passes repeat until one finds nothing left to migrate,
+because versions may still write an older format during the compat poll
+interval. A confirming pass reads only the keys others modified meanwhile when
+the store can say which (Redis' client tracking), every key otherwise. When
+the store goes away (restart, failover) the migration waits for it and resumes
+with a full pass; the store's own content is the only state, so a re-run after
+a crash is safe too.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nahtlos.errors import StoreUnreachable
@@ -29,7 +33,7 @@ from nahtlos.sessions.models import MigrationReport, ProblemTally
 from nahtlos.sessions.providers import MigrationProvider, Record, convert
 from nahtlos.sessions.records import Unusable
 from nahtlos.sessions.scanning import key_batches
-from nahtlos.sessions.store import MISSING, Cas, Rewrite, SessionStore
+from nahtlos.sessions.store import MISSING, Cas, Rewrite, SessionStore, SessionWriter
 
 log = logging.getLogger("nahtlos.sessions")
 
@@ -44,6 +48,7 @@ class _Counts:
     attempted: int = 0  # records found outside the accepted formats
     problems: list[tuple[str, Unusable]] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)  # key -> fingerprint of the bytes we wrote
+    owner: dict[str, int] = field(default_factory=dict)  # key -> the writer that wrote it
 
     def add(self, other: "_Counts") -> None:
         """Numbers only; problems are collected by the caller."""
@@ -56,6 +61,7 @@ class _Counts:
         self.add(other)
         self.problems += other.problems
         self.written.update(other.written)
+        self.owner.update(other.owner)
 
 
 def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,
@@ -76,28 +82,37 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
     started = time.monotonic()
     total = _Counts()
     tally = ProblemTally(key_prefix=config.key_prefix, max_offenders=max_offenders)
+    writers = _Writers(store, track_prefix=config.key_prefix, count=max(1, workers))
+    recheck: set[str] | None = None  # the keys the next pass must read; None: every key
     passes = reconnects = 0
     clean = False
-    while passes < max_passes and not clean:
-        passes += 1
-        this_pass = _Counts()
-        try:
-            _run_pass(job, batch=batch, workers=workers, skip=tally, into=this_pass)
-        except StoreUnreachable:
-            reconnects += 1
-            log.warning("session store unreachable during migration pass %d; waiting to resume", passes)
-            _await_store(store, deadline=reconnect_deadline, sleep=sleep)
-            continue
-        finally:
-            total.add(this_pass)
-            job.written.update(this_pass.written)
-            for key, problem in this_pass.problems:
-                tally.add(key, problem)
-                log.warning("session %s cannot be migrated: %s", records.mask_key(key, config.key_prefix),
-                            problem.label)
-        log.info("session migration pass %d: %d attempted, %d migrated so far", passes, this_pass.attempted,
-                 total.migrated)
-        clean = this_pass.attempted == 0
+    try:
+        while passes < max_passes and not clean:
+            passes += 1
+            this_pass = _Counts()
+            try:
+                writers.open()
+                _run_pass(job, writers, _batches(job, recheck, batch), workers=workers, skip=tally, into=this_pass)
+                recheck = writers.touched_by_others(this_pass.owner)
+            except StoreUnreachable:
+                reconnects += 1
+                log.warning("session store unreachable during migration pass %d; waiting to resume", passes)
+                writers.close()  # their tracking has a gap now: the next pass reads every key
+                recheck = None
+                _await_store(store, deadline=reconnect_deadline, sleep=sleep)
+                continue
+            finally:
+                total.add(this_pass)
+                job.written.update(this_pass.written)
+                for key, problem in this_pass.problems:
+                    tally.add(key, problem)
+                    log.warning("session %s cannot be migrated: %s", records.mask_key(key, config.key_prefix),
+                                problem.label)
+            log.info("session migration pass %d: %d attempted, %d migrated so far, %s to confirm", passes,
+                     this_pass.attempted, total.migrated, "every key" if recheck is None else len(recheck))
+            clean = this_pass.attempted == 0
+    finally:
+        writers.close()
     # After a clean pass only the refused records remain outside the accepted formats.
     remaining = len(tally) if clean else _remaining(job, batch)
     report = MigrationReport(to_schema=to_schema, accept=sorted(accepted), migrated=total.migrated,
@@ -136,13 +151,58 @@ class _Job:
     written: dict[str, str]
 
 
-def _run_pass(job: _Job, *, batch: int, workers: int, skip: ProblemTally, into: _Counts) -> None:
-    """One walk over every key with up to ``workers`` batches in flight; adds to ``into``."""
+class _Writers:
+    """One store writer per worker thread, each told by the store which keys others modify."""
+
+    def __init__(self, store: SessionStore, *, track_prefix: str, count: int) -> None:
+        self._store, self._prefix, self._count = store, track_prefix, count
+        self._all: list[SessionWriter] = []
+        self._free: queue.SimpleQueue[tuple[int, SessionWriter]] = queue.SimpleQueue()
+
+    def open(self) -> None:
+        while len(self._all) < self._count:
+            writer = self._store.writer(track_prefix=self._prefix)
+            self._free.put((len(self._all), writer))
+            self._all.append(writer)
+
+    @contextmanager
+    def lend(self) -> Iterator[tuple[int, SessionWriter]]:
+        lent = self._free.get()  # never waits: there are as many writers as threads
+        try:
+            yield lent
+        finally:
+            self._free.put(lent)
+
+    def touched_by_others(self, owner: dict[str, int]) -> set[str] | None:
+        """Keys modified by anyone but this migration since the last call; None when unknown.
+        Writer i hears about writer j's writes too (j is another client to it): a key counts
+        only when heard by the writer that wrote it, which hears nobody else's writes but users'."""
+        heard = [writer.touched() for writer in self._all]
+        if any(keys is None for keys in heard):
+            return None
+        return {key for i, keys in enumerate(heard) if keys for key in keys if owner.get(key, i) == i}
+
+    def close(self) -> None:
+        for writer in self._all:
+            writer.close()
+        self._all, self._free = [], queue.SimpleQueue()
+
+
+def _batches(job: _Job, keys: set[str] | None, batch: int) -> Iterable[list[str]]:
+    if keys is None:
+        return key_batches(job.store, job.config, batch=batch)
+    ordered = sorted(keys)
+    return (ordered[start:start + batch] for start in range(0, len(ordered), batch))
+
+
+def _run_pass(job: _Job, writers: _Writers, batches: Iterable[list[str]], *, workers: int, skip: ProblemTally,
+              into: _Counts) -> None:
+    """One walk over ``batches`` with up to ``workers`` batches in flight; adds to ``into``."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nahtlos-migrate") as pool:
         in_flight: deque[Future[_Counts]] = deque()
         try:
-            for keys in key_batches(job.store, job.config, batch=batch):
-                in_flight.append(pool.submit(_migrate_keys, job, [k for k in keys if k not in skip]))
+            for keys in batches:
+                in_flight.append(pool.submit(_migrate_keys, job, writers, [k for k in keys if k not in skip]))
                 while len(in_flight) > workers:
                     into.add_all(in_flight.popleft().result())
             while in_flight:
@@ -152,24 +212,24 @@ def _run_pass(job: _Job, *, batch: int, workers: int, skip: ProblemTally, into: 
                 future.cancel()
 
 
-def _migrate_keys(job: _Job, keys: list[str]) -> _Counts:
+def _migrate_keys(job: _Job, writers: _Writers, keys: list[str]) -> _Counts:
     counts = _Counts()
     batch = _Batch(job)
     if job.written:  # a confirming pass: almost every key holds what we wrote; look before locking
         keys = [key for key, _, _ in batch.select(list(zip(keys, job.store.read(keys))))]
-    for _ in range(CAS_RETRIES):
-        if not keys:
-            break
-        outcomes = job.store.rewrite(keys, batch.plan, journal=job.config.journal_key)
-        for key, outcome in outcomes.items():
-            if outcome is Cas.WRITTEN:
-                counts.migrated += 1
-                counts.written[key] = batch.planned[key]
-            elif outcome is Cas.GONE:
-                counts.gone += 1
-        keys = [key for key, outcome in outcomes.items() if outcome is Cas.CHANGED]
-        if not keys:
-            break
+    with writers.lend() as (index, writer):
+        for _ in range(CAS_RETRIES):
+            if not keys:
+                break
+            outcomes = writer.rewrite(keys, batch.plan, journal=job.config.journal_key)
+            for key, outcome in outcomes.items():
+                if outcome is Cas.WRITTEN:
+                    counts.migrated += 1
+                    counts.written[key] = batch.planned[key]
+                    counts.owner[key] = index
+                elif outcome is Cas.GONE:
+                    counts.gone += 1
+            keys = [key for key, outcome in outcomes.items() if outcome is Cas.CHANGED]
     counts.conflicts = batch.rereads
     counts.attempted = len(batch.attempted)
     counts.problems = list(batch.problems.items())

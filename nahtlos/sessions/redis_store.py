@@ -1,48 +1,25 @@
 """Redis backend of the session store (redis-py, one JSON string per key).
 
-Reads are pipelined (MGET, PTTL). Rewrites use optimistic locking: WATCH the
-batch, MGET it, convert, then MULTI / a script doing SET KEEPTTL XX + journal
-HSET per record / EXEC.
-EXEC fails when any key of the batch was written meanwhile; the batch is then
-halved until the keys users wrote are isolated and returned as CHANGED (a
-compare-and-set per record, at the price of one transaction per batch when
-nobody interferes). Comparing the 2 KB values inside a script instead cost
-Redis ~10 times more per record. Redis errors are
-mapped here, at the edge, to ``StoreUnreachable`` (transient) or
-``SessionError``; their text never holds record contents.
+Reads are pipelined (MGET, PTTL); the schema census runs as a script inside
+Redis, so contents never leave it. Compare-and-set rewrites live in
+``redis_writer``. Redis errors are mapped at the edge (``redis_errors``) to
+``StoreUnreachable`` (transient) or ``SessionError``; their text never holds
+record contents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from nahtlos.errors import SessionError, StoreUnreachable
-from nahtlos.sessions.store import Cas, Expiring, Plan
-
-JOURNAL_TTL_SECONDS = 7 * 24 * 3600
-
-# Runs inside MULTI/EXEC after WATCH, so every key still holds what was read. One script
-# instead of one SET per record: the client encodes two arguments per record and parses one
-# reply per batch. XX: a session that expired meanwhile stays gone. EVAL, not EVALSHA:
-# nothing to reload after a server restart.
-_WRITE = """
-local out = {}
-for j = 2, #KEYS do
-  if redis.call('SET', KEYS[j], ARGV[2 * j - 2], 'KEEPTTL', 'XX') then
-    redis.call('HSET', KEYS[1], KEYS[j], ARGV[2 * j - 1])
-    out[j - 1] = 1
-  else
-    out[j - 1] = 0
-  end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return out
-"""
+from nahtlos.errors import SessionError
+from nahtlos.sessions.redis_errors import redis_edge
+from nahtlos.sessions.redis_writer import RedisWriter
+from nahtlos.sessions.store import Expiring
 
 _SCHEMAS = """
 local field = ARGV[1]
@@ -93,16 +70,8 @@ class RedisSessionStore:
     def close(self) -> None:
         self._client.close()
 
-    @contextmanager
-    def _edge(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:  # includes BusyLoadingError
-            raise StoreUnreachable(f"{action} failed: the store is not reachable ({type(exc).__name__})",
-                                   subject=self.name, hint="check that Redis runs; retrying may help") from None
-        except redis.RedisError as exc:
-            raise SessionError(f"{action} failed: {type(exc).__name__}: {str(exc)[:160]}",
-                               subject=self.name) from None
+    def _edge(self, action: str) -> AbstractContextManager[None]:
+        return redis_edge(action, self.name)
 
     def scan(self, *, pattern: str, batch: int) -> Iterator[list[str]]:
         cursor = 0
@@ -137,35 +106,8 @@ class RedisSessionStore:
         with self._edge("counting session formats"):
             return [int(code) for code in self._schemas(keys=list(keys), args=[field])]
 
-    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
-        outcomes: dict[str, Cas] = {}
-        groups = [list(keys)] if keys else []
-        with self._edge("rewriting sessions"):
-            while groups:
-                group = groups.pop()
-                try:
-                    self._rewrite_group(group, plan, journal, outcomes)
-                except redis.WatchError:  # someone wrote one of the keys: narrow down to it
-                    if len(group) == 1:
-                        outcomes[group[0]] = Cas.CHANGED
-                    else:
-                        groups += [group[: len(group) // 2], group[len(group) // 2:]]
-        return outcomes
-
-    def _rewrite_group(self, keys: list[str], plan: Plan, journal: str, outcomes: dict[str, Cas]) -> None:
-        with self._client.pipeline(transaction=True) as pipe:
-            pipe.watch(*keys)
-            rewrites = plan(list(zip(keys, pipe.mget(keys))))
-            if not rewrites:
-                return
-            args: list[bytes | str | int] = [JOURNAL_TTL_SECONDS]
-            for item in rewrites:
-                args += [item.value, item.journal_entry]
-            pipe.multi()
-            pipe.eval(_WRITE, 1 + len(rewrites), journal, *(item.key for item in rewrites), *args)
-            (written,) = pipe.execute()
-        for item, ok in zip(rewrites, written):
-            outcomes[item.key] = Cas.WRITTEN if ok else Cas.GONE
+    def writer(self, *, track_prefix: str | None = None) -> RedisWriter:
+        return RedisWriter(self._client.connection_pool, name=self.name, track_prefix=track_prefix)
 
     def journal(self, journal: str, keys: Sequence[str]) -> list[tuple[str, str] | None]:
         if not keys:

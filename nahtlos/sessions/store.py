@@ -46,6 +46,21 @@ class Expiring(NamedTuple):
     ttl_ms: int | None  # remaining time to live; None = no expiry
 
 
+class SessionWriter(Protocol):
+    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
+        """Read ``keys``, ask ``plan`` for rewrites, and apply them only where the key has not
+        changed since it was read, keeping its TTL and never re-creating a vanished key; record
+        each rewrite's ``journal_entry`` under its key in the hash ``journal``. Returns the
+        outcome for every key ``plan`` rewrote."""
+
+    def touched(self) -> set[str] | None:
+        """The keys that clients other than this writer modified, or that expired, since the last
+        call (or since it was opened), including every change the store made before this call;
+        None when the store cannot tell."""
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class SessionStore(Protocol):
     def scan(self, *, pattern: str, batch: int) -> Iterator[list[str]]:
@@ -61,11 +76,9 @@ class SessionStore(Protocol):
         """The schema version of each key computed inside the store (contents never leave
         it); one of the negative codes above when there is none."""
 
-    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
-        """Read ``keys``, ask ``plan`` for rewrites, and apply them only where the key has not
-        changed since it was read, keeping its TTL and never re-creating a vanished key; record
-        each rewrite's ``journal_entry`` under its key in the hash ``journal``. Returns the
-        outcome for every key ``plan`` rewrote."""
+    def writer(self, *, track_prefix: str | None = None) -> "SessionWriter":
+        """A writer with its own connection; with ``track_prefix`` it can also tell which keys
+        under that prefix others modified (``SessionWriter.touched``). Close it after use."""
 
     def journal(self, journal: str, keys: Sequence[str]) -> list[tuple[str, str] | None]:
         """The (replaced, written) fingerprints recorded for each key, or None."""
