@@ -7,8 +7,9 @@ a private redis-server, then alternates, ``--rounds`` times, in the same run:
    pipelined SETs (KEEPTTL), ``--batch`` keys per pipeline: the practical limit
    of the store from one Python client on this machine;
 2. ``migrate_all`` converting every session to the other format (1 -> 2, then
-   2 -> 1, ...): SCAN, MGET, the application's conversion, one compare-and-set
-   script per batch, and the confirming pass that finds nothing left.
+   2 -> 1, ...): SCAN, WATCH + MGET, the application's conversion, MULTI + SET
+   KEEPTTL XX per record + the journal + EXEC per batch, and the confirming pass
+   that finds nothing left (it reads only the keys others wrote meanwhile).
 
 Rounds alternate so both measurements see the same machine load; the ratio is
 taken per round and its median reported. Goal: migration >= 50 % of baseline.
