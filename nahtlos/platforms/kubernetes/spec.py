@@ -25,13 +25,9 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class Frozen(BaseModel):
-    # Same settings as nahtlos.descriptor.Frozen; not imported from there because the descriptor
-    # imports this module (import cycle).
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from nahtlos.platforms.spec_rules import Frozen, ready_path
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -94,9 +90,7 @@ class KubernetesRunSpec(Frozen):
     @field_validator("ready")
     @classmethod
     def _ready(cls, value: str) -> str:
-        if not value.startswith("/") or any(c.isspace() for c in value):
-            raise ValueError(f"ready must be a URL path starting with '/', e.g. /healthz (got {value!r})")
-        return value
+        return ready_path(value)
 
     @property
     def termination_grace_seconds(self) -> int:

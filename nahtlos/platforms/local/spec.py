@@ -24,13 +24,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from nahtlos.platforms.spec_rules import Frozen, ready_path
 
-class Frozen(BaseModel):
-    # Same settings as nahtlos.descriptor.Frozen; not imported from there because
-    # the descriptor imports this module (import cycle).
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 SIMPLE_PLACEHOLDERS = ("port", "version", "module", "app", "python", "state_dir")
@@ -89,9 +86,7 @@ class LocalRunSpec(Frozen):
     @field_validator("ready")
     @classmethod
     def _ready_is_a_path(cls, value: str) -> str:
-        if not value.startswith("/") or any(c in value for c in " \r\n"):
-            raise ValueError(f"ready must be a URL path starting with '/', e.g. /healthz (got {value!r})")
-        return value
+        return ready_path(value)
 
 
 class RoutingSpec(Frozen):
