@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2000, help="approximate bytes of JSON per session")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--writers", type=int, default=3)
     args = parser.parse_args()
 
     config = make_config()
@@ -94,7 +94,7 @@ def main() -> None:
             target = 2 if round_no % 2 else 1
             cpu = time.process_time()
             report = migrate_all(store=store, config=config, provider=provider, to_schema=target,
-                                 batch=args.batch, workers=args.workers)
+                                 batch=args.batch, writers=args.writers)
             migration_cpu = (time.process_time() - cpu) / len(keys) * 1e6
             assert report.complete and report.migrated == len(keys), report.summary()
             migrated = report.migrated / report.seconds

@@ -17,12 +17,9 @@ a crash is safe too.
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from nahtlos.errors import StoreUnreachable
@@ -65,7 +62,7 @@ class _Counts:
 
 
 def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider, to_schema: int,
-                accept: Collection[int] | None = None, batch: int = 200, workers: int = 2,
+                accept: Collection[int] | None = None, batch: int = 200, writers: int = 3,
                 max_passes: int = 20, reconnect_deadline: float = 60.0, max_offenders: int = 100,
                 sleep: Callable[[float], None] = time.sleep) -> MigrationReport:
     """Migrate every live session outside ``accept`` (default: ``{to_schema}``) to ``to_schema``.
@@ -73,16 +70,17 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
     Returns when a pass finds nothing left to migrate, after ``max_passes``, or
     raises ``StoreUnreachable`` when the store stays away longer than
     ``reconnect_deadline`` seconds. Records the migration refuses stay as they
-    are and are reported by key and reason. ``workers`` batches are in flight
-    at once, so the application's conversion overlaps the store's round trips
-    (the provider must tolerate calls from several threads).
+    are and are reported by key and reason. Up to ``writers`` batches are in
+    flight at once, each on its own connection, so that one thread converts a
+    batch while the store reads the next and writes the one before (the default
+    3 keeps all three busy).
     """
     accepted = frozenset(accept if accept is not None else (to_schema,)) | {to_schema}
     job = _Job(store, config, provider, to_schema, accepted, written={})
     started = time.monotonic()
     total = _Counts()
     tally = ProblemTally(key_prefix=config.key_prefix, max_offenders=max_offenders)
-    writers = _Writers(store, track_prefix=config.key_prefix, count=max(1, workers))
+    pool = _Writers(store, track_prefix=config.key_prefix, count=max(1, writers))
     recheck: set[str] | None = None  # the keys the next pass must read; None: every key
     passes = reconnects = 0
     clean = False
@@ -91,13 +89,13 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
             passes += 1
             this_pass = _Counts()
             try:
-                writers.open()
-                _run_pass(job, writers, _batches(job, recheck, batch), workers=workers, skip=tally, into=this_pass)
-                recheck = writers.touched_by_others(this_pass.owner)
+                pool.open()
+                _run_pass(job, pool, _batches(job, recheck, batch), skip=tally, into=this_pass)
+                recheck = pool.touched_by_others(this_pass.owner)
             except StoreUnreachable:
                 reconnects += 1
                 log.warning("session store unreachable during migration pass %d; waiting to resume", passes)
-                writers.close()  # their tracking has a gap now: the next pass reads every key
+                pool.close()  # their tracking has a gap now: the next pass reads every key
                 recheck = None
                 _await_store(store, deadline=reconnect_deadline, sleep=sleep)
                 continue
@@ -112,7 +110,7 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
                      this_pass.attempted, total.migrated, "every key" if recheck is None else len(recheck))
             clean = this_pass.attempted == 0
     finally:
-        writers.close()
+        pool.close()
     # After a clean pass only the refused records remain outside the accepted formats.
     remaining = len(tally) if clean else _remaining(job, batch)
     report = MigrationReport(to_schema=to_schema, accept=sorted(accepted), migrated=total.migrated,
@@ -125,7 +123,7 @@ def migrate_all(*, store: SessionStore, config: SessionsConfig, provider: Migrat
 
 def restore_for_rollback(*, store: SessionStore, config: SessionsConfig, provider: MigrationProvider,
                          write_format: int | None, readable: Collection[int], to_schema: int,
-                         settle_seconds: float = 2.5, batch: int = 200, workers: int = 2,
+                         settle_seconds: float = 2.5, batch: int = 200, writers: int = 3,
                          reconnect_deadline: float = 60.0) -> MigrationReport:
     """Make the store readable by the old version again before users are moved back.
 
@@ -136,7 +134,7 @@ def restore_for_rollback(*, store: SessionStore, config: SessionsConfig, provide
     """
     set_write_format(store=store, config=config, schema=write_format, settle_seconds=settle_seconds)
     return migrate_all(store=store, config=config, provider=provider, to_schema=to_schema,
-                       accept=readable, batch=batch, workers=workers,
+                       accept=readable, batch=batch, writers=writers,
                        reconnect_deadline=reconnect_deadline)
 
 
@@ -152,40 +150,29 @@ class _Job:
 
 
 class _Writers:
-    """One store writer per worker thread, each told by the store which keys others modify."""
+    """The migration's store writers, each told by the store which keys others modify."""
 
     def __init__(self, store: SessionStore, *, track_prefix: str, count: int) -> None:
         self._store, self._prefix, self._count = store, track_prefix, count
-        self._all: list[SessionWriter] = []
-        self._free: queue.SimpleQueue[tuple[int, SessionWriter]] = queue.SimpleQueue()
+        self.all: list[SessionWriter] = []
 
     def open(self) -> None:
-        while len(self._all) < self._count:
-            writer = self._store.writer(track_prefix=self._prefix)
-            self._free.put((len(self._all), writer))
-            self._all.append(writer)
-
-    @contextmanager
-    def lend(self) -> Iterator[tuple[int, SessionWriter]]:
-        lent = self._free.get()  # never waits: there are as many writers as threads
-        try:
-            yield lent
-        finally:
-            self._free.put(lent)
+        while len(self.all) < self._count:
+            self.all.append(self._store.writer(track_prefix=self._prefix))
 
     def touched_by_others(self, owner: dict[str, int]) -> set[str] | None:
         """Keys modified by anyone but this migration since the last call; None when unknown.
         Writer i hears about writer j's writes too (j is another client to it): a key counts
         only when heard by the writer that wrote it, which hears nobody else's writes but users'."""
-        heard = [writer.touched() for writer in self._all]
+        heard = [writer.touched() for writer in self.all]
         if any(keys is None for keys in heard):
             return None
         return {key for i, keys in enumerate(heard) if keys for key in keys if owner.get(key, i) == i}
 
     def close(self) -> None:
-        for writer in self._all:
+        for writer in self.all:
             writer.close()
-        self._all, self._free = [], queue.SimpleQueue()
+        self.all = []
 
 
 def _batches(job: _Job, keys: set[str] | None, batch: int) -> Iterable[list[str]]:
@@ -195,44 +182,73 @@ def _batches(job: _Job, keys: set[str] | None, batch: int) -> Iterable[list[str]
     return (ordered[start:start + batch] for start in range(0, len(ordered), batch))
 
 
-def _run_pass(job: _Job, writers: _Writers, batches: Iterable[list[str]], *, workers: int, skip: ProblemTally,
+@dataclass
+class _InFlight:
+    writer: int  # index into _Writers.all
+    batch: "_Batch"
+
+
+def _run_pass(job: _Job, writers: _Writers, batches: Iterable[list[str]], *, skip: ProblemTally,
               into: _Counts) -> None:
-    """One walk over ``batches`` with up to ``workers`` batches in flight; adds to ``into``."""
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nahtlos-migrate") as pool:
-        in_flight: deque[Future[_Counts]] = deque()
-        try:
-            for keys in batches:
-                in_flight.append(pool.submit(_migrate_keys, job, writers, [k for k in keys if k not in skip]))
-                while len(in_flight) > workers:
-                    into.add_all(in_flight.popleft().result())
-            while in_flight:
-                into.add_all(in_flight.popleft().result())
-        finally:
-            for future in in_flight:
-                future.cancel()
+    """One walk over ``batches`` in one thread, keeping every writer busy: before reading a
+    reply, it converts another batch, so Redis has prepared the reply by then (with three
+    writers: one batch being converted, the next one's values on their way, the one before
+    being written)."""
+    free = list(range(len(writers.all)))
+    begun: deque[_InFlight] = deque()  # values asked for
+    written: deque[_InFlight] = deque()  # rewrites sent
+
+    def write_oldest() -> None:
+        flight = begun.popleft()
+        writers.all[flight.writer].write(flight.batch.plan, journal=job.config.journal_key)
+        written.append(flight)
+
+    def finish_oldest() -> None:
+        flight = written.popleft()
+        into.add_all(_finish(job, writers.all[flight.writer], flight))
+        free.append(flight.writer)
+
+    for keys in batches:
+        keys = [key for key in keys if key not in skip]
+        batch = _Batch(job)
+        if job.written:  # a confirming pass: almost every key holds what we wrote; look before locking
+            keys = [key for key, _, _ in batch.select(list(zip(keys, job.store.read(keys))))]
+        if not keys:
+            into.add_all(batch.counts())
+            continue
+        if not free:
+            if not written:
+                write_oldest()
+            finish_oldest()
+        flight = _InFlight(free.pop(0), batch)
+        writers.all[flight.writer].begin(keys)
+        begun.append(flight)
+        if len(begun) > 1 or not free:
+            write_oldest()
+    while begun:
+        write_oldest()
+    while written:
+        finish_oldest()
 
 
-def _migrate_keys(job: _Job, writers: _Writers, keys: list[str]) -> _Counts:
-    counts = _Counts()
-    batch = _Batch(job)
-    if job.written:  # a confirming pass: almost every key holds what we wrote; look before locking
-        keys = [key for key, _, _ in batch.select(list(zip(keys, job.store.read(keys))))]
-    with writers.lend() as (index, writer):
-        for _ in range(CAS_RETRIES):
-            if not keys:
-                break
-            outcomes = writer.rewrite(keys, batch.plan, journal=job.config.journal_key)
-            for key, outcome in outcomes.items():
-                if outcome is Cas.WRITTEN:
-                    counts.migrated += 1
-                    counts.written[key] = batch.planned[key]
-                    counts.owner[key] = index
-                elif outcome is Cas.GONE:
-                    counts.gone += 1
-            keys = [key for key, outcome in outcomes.items() if outcome is Cas.CHANGED]
-    counts.conflicts = batch.rereads
-    counts.attempted = len(batch.attempted)
-    counts.problems = list(batch.problems.items())
+def _finish(job: _Job, writer: SessionWriter, flight: _InFlight) -> _Counts:
+    """The outcomes of one batch; keys users wrote meanwhile are read and converted again."""
+    outcomes = writer.finish()
+    final: dict[str, Cas] = {}
+    for attempt in range(CAS_RETRIES):
+        final.update(outcomes)
+        changed = [key for key, outcome in outcomes.items() if outcome is Cas.CHANGED]
+        if not changed or attempt == CAS_RETRIES - 1:
+            break
+        outcomes = writer.rewrite(changed, flight.batch.plan, journal=job.config.journal_key)
+    counts = flight.batch.counts()  # after the retries: they convert, refuse and read again too
+    for key, outcome in final.items():
+        if outcome is Cas.WRITTEN:
+            counts.migrated += 1
+            counts.written[key] = flight.batch.planned[key]
+            counts.owner[key] = flight.writer
+        elif outcome is Cas.GONE:
+            counts.gone += 1
     return counts
 
 
@@ -246,6 +262,10 @@ class _Batch:
         self.planned: dict[str, str] = {}  # key -> fingerprint of the bytes planned for it
         self.seen: set[str] = set()
         self.rereads = 0  # keys read again because someone wrote in their batch meanwhile
+
+    def counts(self) -> _Counts:
+        """What this batch attempted, refused and read again so far (no outcomes)."""
+        return _Counts(conflicts=self.rereads, attempted=len(self.attempted), problems=list(self.problems.items()))
 
     def select(self, pairs: list[tuple[str, bytes | None]]) -> list[tuple[str, str, Record]]:
         """(key, fingerprint of its bytes, record) of the sessions that need migrating."""

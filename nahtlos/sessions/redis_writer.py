@@ -20,13 +20,14 @@ by an ACL), ``touched`` answers None and the migration reads everything again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 from redis.connection import Connection
 
 from nahtlos.sessions.redis_errors import redis_edge
-from nahtlos.sessions.store import Cas, Plan
+from nahtlos.sessions.store import Cas, Plan, Rewrite
 
 try:  # hiredis (a dependency) packs a command ~4 times faster than redis-py's own packer
     from hiredis import pack_command as _pack_one
@@ -45,6 +46,10 @@ class RedisWriter:
         self._complete = False  # whether ``_touched`` holds every key others modified since the last call
         self._tracking = False  # False once the tracked connection was lost: a new one is not tracked
         self._own = False  # a tracked connection is ours, not the pool's
+        self._keys: list[str] = []  # the batch between ``begin`` and ``finish``
+        self._rewrites: list[Rewrite] = []
+        self._plan: Plan | None = None
+        self._journal = ""
         with redis_edge("connecting a session writer", name):
             self._conn: Connection = pool.get_connection()
             if track_prefix is not None:
@@ -91,64 +96,93 @@ class RedisWriter:
         of one event-loop iteration only at its end."""
         if not self._tracking:
             return None
-        with redis_edge("reading which sessions others wrote", self._name):
-            try:
-                for _ in range(2):
-                    self._conn.send_command("PING")
-                    self._conn.read_response()
-            except BaseException:
-                self._conn.disconnect()
-                self._tracking = False
-                raise
+        with self._guard("reading which sessions others wrote"):
+            for _ in range(2):
+                self._conn.send_command("PING")
+                self._conn.read_response()
         touched, complete = self._touched, self._complete
         self._touched, self._complete = set(), True
         return touched if complete else None
 
-    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
-        outcomes: dict[str, Cas] = {}
-        groups = [list(keys)] if keys else []
-        with redis_edge("rewriting sessions", self._name):
-            while groups:
-                group = groups.pop()
-                try:
-                    self._rewrite_group(group, plan, journal, outcomes)
-                except redis.WatchError:  # someone wrote one of the keys: narrow down to it
-                    if len(group) == 1:
-                        outcomes[group[0]] = Cas.CHANGED
-                    else:
-                        groups += [group[: len(group) // 2], group[len(group) // 2:]]
-        return outcomes
+    # A rewrite in three steps, so that one thread can keep several writers busy: each step
+    # sends its request and returns; the next step reads the reply Redis prepared meanwhile.
 
-    def _rewrite_group(self, keys: list[str], plan: Plan, journal: str, outcomes: dict[str, Cas]) -> None:
-        conn = self._conn
-        try:
-            conn.send_packed_command(_packed(conn, [("WATCH", *keys), ("MGET", *keys)]))
-            conn.read_response()
-            rewrites = plan(list(zip(keys, conn.read_response())))
+    def begin(self, keys: Sequence[str]) -> None:
+        """Lock ``keys`` (WATCH) and ask for their values."""
+        self._keys = list(keys)
+        with self._guard("reading sessions"):
+            self._send([("WATCH", *self._keys), ("MGET", *self._keys)])
+
+    def write(self, plan: Plan, *, journal: str) -> None:
+        """Take the values ``begin`` asked for, ask ``plan`` for the rewrites and send them as one
+        transaction: MULTI, SET KEEPTTL XX per record, the journal entries, EXEC."""
+        self._plan, self._journal = plan, journal
+        with self._guard("rewriting sessions"):
+            self._conn.read_response()  # WATCH: OK
+            rewrites = self._rewrites = plan(list(zip(self._keys, self._conn.read_response())))
             if not rewrites:
-                conn.send_packed_command(_packed(conn, [("UNWATCH",)]))
-                conn.read_response()
+                self._send([("UNWATCH",)])
                 return
             entries = [part for item in rewrites for part in (item.key, item.journal_entry)]
-            commands = [("MULTI",), *(("SET", item.key, item.value, "KEEPTTL", "XX") for item in rewrites),
-                        ("HSET", journal, *entries), ("EXPIRE", journal, JOURNAL_TTL_SECONDS), ("EXEC",)]
-            conn.send_packed_command(_packed(conn, commands))
-            for _ in commands[:-1]:  # OK, then QUEUED per command; a refused command raises here
-                conn.read_response()
-            replies = conn.read_response()
-        except BaseException:
-            # It may hold watches, a transaction or unread replies: start afresh. A new connection
-            # is not tracked, so from here on ``touched`` cannot know everything.
-            conn.disconnect()
-            self._tracking = False
-            raise
-        if replies is None:  # EXEC aborted: a watched key changed
-            raise redis.WatchError("a watched key changed")
-        for item, reply in zip(rewrites, replies):
-            if isinstance(reply, Exception):
-                raise reply
-            # XX: a vanished key stays gone (cannot happen under WATCH, which expiry aborts too)
-            outcomes[item.key] = Cas.WRITTEN if reply is not None else Cas.GONE
+            self._send([("MULTI",), *(("SET", item.key, item.value, "KEEPTTL", "XX") for item in rewrites),
+                        ("HSET", journal, *entries), ("EXPIRE", journal, JOURNAL_TTL_SECONDS), ("EXEC",)])
+
+    def finish(self) -> dict[str, Cas]:
+        """The outcome of every key ``write`` planned. When someone wrote one of the keys after
+        ``begin``, the batch is done again, halved until those keys stand alone as CHANGED."""
+        outcomes = self._outcomes()
+        return self.rewrite(self._keys, self._plan, journal=self._journal) if outcomes is None else outcomes
+
+    def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
+        """``begin``, ``write`` and ``finish`` at once."""
+        outcomes: dict[str, Cas] = {}
+        groups = [list(keys)] if keys else []
+        while groups:
+            group = groups.pop()
+            self.begin(group)
+            self.write(plan, journal=journal)
+            done = self._outcomes()
+            if done is not None:
+                outcomes.update(done)
+            elif len(group) == 1:  # someone wrote it meanwhile; the caller reads it again
+                outcomes[group[0]] = Cas.CHANGED
+            else:
+                groups += [group[: len(group) // 2], group[len(group) // 2:]]
+        return outcomes
+
+    def _outcomes(self) -> dict[str, Cas] | None:
+        """The transaction's result; None when EXEC was aborted because a watched key changed."""
+        with self._guard("rewriting sessions"):
+            if not self._rewrites:
+                self._conn.read_response()  # UNWATCH: OK
+                return {}
+            for _ in range(len(self._rewrites) + 3):  # MULTI: OK, then QUEUED per command
+                self._conn.read_response()  # a command Redis refuses raises here
+            replies = self._conn.read_response()
+            if replies is None:
+                return None
+            outcomes = {}
+            for item, reply in zip(self._rewrites, replies):
+                if isinstance(reply, Exception):
+                    raise reply
+                # XX: a vanished key stays gone (cannot happen under WATCH, which expiry aborts too)
+                outcomes[item.key] = Cas.WRITTEN if reply is not None else Cas.GONE
+            return outcomes
+
+    def _send(self, commands: list[tuple[bytes | str | int, ...]]) -> None:
+        self._conn.send_packed_command(_packed(self._conn, commands))
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Errors mapped at the edge. After any failure the connection may hold watches, a
+        transaction or unread replies: it starts afresh, and, being new, is not tracked."""
+        with redis_edge(action, self._name):
+            try:
+                yield
+            except BaseException:
+                self._conn.disconnect()
+                self._tracking = False
+                raise
 
 
 def _packed(conn: Connection, commands: list[tuple[bytes | str | int, ...]]) -> list[bytes]:

@@ -47,11 +47,24 @@ class Expiring(NamedTuple):
 
 
 class SessionWriter(Protocol):
+    """Conditional rewrites over one connection. ``rewrite`` does a batch at once; ``begin``,
+    ``write`` and ``finish`` do it in three steps that each send a request and return, so one
+    thread can keep several writers busy while the store works."""
+
     def rewrite(self, keys: Sequence[str], plan: Plan, *, journal: str) -> dict[str, Cas]:
         """Read ``keys``, ask ``plan`` for rewrites, and apply them only where the key has not
         changed since it was read, keeping its TTL and never re-creating a vanished key; record
         each rewrite's ``journal_entry`` under its key in the hash ``journal``. Returns the
         outcome for every key ``plan`` rewrote."""
+
+    def begin(self, keys: Sequence[str]) -> None:
+        """Step 1 of ``rewrite``: ask for the values of ``keys``."""
+
+    def write(self, plan: Plan, *, journal: str) -> None:
+        """Step 2: take the values, ask ``plan``, send the conditional writes."""
+
+    def finish(self) -> dict[str, Cas]:
+        """Step 3: wait for the writes; the same outcomes as ``rewrite``."""
 
     def touched(self) -> set[str] | None:
         """The keys that clients other than this writer modified, or that expired, since the last

@@ -124,7 +124,7 @@ def test_a_record_written_in_an_old_format_after_its_migration_is_migrated_again
 
     store = ReadCountingStore(redis.Redis.from_url(redis_url), tracking=tracking)
     report = migrate_all(store=store, config=config, provider=SlowMigrations(0, old_version_writes), to_schema=2,
-                         batch=200, workers=2)  # two writers: neither counts the other as a user
+                         batch=200, writers=2)  # two writers: neither counts the other as a user
 
     assert report.complete and report.passes == 3 and report.migrated == 601  # the third finds nothing
     _assert_nothing_lost(client, sessions, notes)
