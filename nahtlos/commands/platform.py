@@ -137,6 +137,10 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)  # None: the backend cannot see it
+
+
 def render(status: PlatformStatus) -> str:
     lines = [f"{status.application}: entry {status.entry_address or '-'}"]
     for name, module in sorted(status.modules.items()):
@@ -146,7 +150,7 @@ def render(status: PlatformStatus) -> str:
             stats = v.stats
             lines.append(
                 f"    {version:<10} {v.state:<9} {'ready' if v.ready else 'NOT READY':<9} weight {v.weight:>3}%  "
-                f"in-flight {v.in_flight:<3} pinned {v.pinned_sessions:<4} requests {stats.requests} "
+                f"in-flight {_count(v.in_flight):<3} pinned {_count(v.pinned_sessions):<4} requests {stats.requests} "
                 f"(5xx {stats.status_5xx}, conn errors {stats.connection_errors})  {v.address}"
                 + (f"\n               {v.message}" if v.message else ""))
         if not module.versions:

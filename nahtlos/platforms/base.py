@@ -50,8 +50,9 @@ class VersionStatus(Model):
     ready: bool
     state: str  # "starting" | "ready" | "draining" | "crashed" | "stopped"
     weight: int = 0
-    in_flight: int = 0
-    pinned_sessions: int = 0
+    # None: the backend cannot see it (Kubernetes: requests in flight inside pods, pins held by clients)
+    in_flight: int | None = 0
+    pinned_sessions: int | None = 0
     address: str | None = None  # direct address of this version, bypassing weights
     message: str | None = None  # why it is not ready (never session data)
     stats: RequestStats = Field(default_factory=RequestStats)
@@ -74,9 +75,9 @@ class PlatformStatus(Model):
 class DrainReport(Model):
     module: str
     version: str
-    drained: bool  # True when no in-flight requests and no pinned sessions remain
-    in_flight: int
-    pinned_sessions: int
+    drained: bool  # True when no in-flight requests and no pinned sessions remain (or, unseen, the window passed)
+    in_flight: int | None  # None: the backend cannot see it, as in VersionStatus
+    pinned_sessions: int | None
     moved_sessions: int = 0
     waited_seconds: float = 0.0
 

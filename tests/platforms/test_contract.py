@@ -85,7 +85,8 @@ def test_drain_reports_an_idle_version_as_drained_and_retire_removes_it_idempote
     platform.set_weights(module="back", weights={"1.0.0": 0, CANARY: 100})
     report = platform.drain(module="back", version="1.0.0", deadline=5)
     assert isinstance(report, DrainReport)
-    assert (report.module, report.version, report.drained, report.in_flight) == ("back", "1.0.0", True, 0)
+    assert (report.module, report.version, report.drained) == ("back", "1.0.0", True)
+    assert report.in_flight in (0, None)  # None: a backend that cannot see requests in flight
     again = platform.drain(module="back", version="1.0.0", deadline=5)
     assert again.drained
     platform.retire(module="back", version="1.0.0")

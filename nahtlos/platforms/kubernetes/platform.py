@@ -176,11 +176,11 @@ class KubernetesPlatform:
             live = self.router.live(module=module, state=state)
             verified = live is not None and live.get(version, 0) == 0
             if verified or (live is None and waited >= window):
-                return DrainReport(module=module, version=version, drained=True, in_flight=0, pinned_sessions=0,
-                                   waited_seconds=round(waited, 3))
+                return DrainReport(module=module, version=version, drained=True, in_flight=None,
+                                   pinned_sessions=None, waited_seconds=round(waited, 3))
             if waited >= deadline:
-                return DrainReport(module=module, version=version, drained=False, in_flight=0, pinned_sessions=0,
-                                   waited_seconds=round(waited, 3))
+                return DrainReport(module=module, version=version, drained=False, in_flight=None,
+                                   pinned_sessions=None, waited_seconds=round(waited, 3))
             time.sleep(min(self.verify_poll_seconds, max(0.0, deadline - waited)))
 
     def _drain_route(self, module: str, version: str, move_to: str | None) -> RouteState:

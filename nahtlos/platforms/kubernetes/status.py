@@ -34,6 +34,7 @@ def version_status(module: str, version: str, deployment: dict[str, Any], *, wei
                    draining_annotation: str = "nahtlos.io/draining") -> VersionStatus:
     state, message = _state(deployment, draining_annotation)
     return VersionStatus(module=module, version=version, ready=is_rolled_out(deployment), state=state, weight=weight,
+                         in_flight=None, pinned_sessions=None,  # inside pods and clients: not in the API
                          address=service_url(version_name(module, version), namespace, port), message=message)
 
 
