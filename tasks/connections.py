@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from nahtlos.analysis.platform_stats import PlatformStatsProvider
 from nahtlos.analysis.window import MetricsProvider
 from nahtlos.descriptor import Application
-from nahtlos.platforms.base import Platform
+from nahtlos.platforms.base import Platform, PlatformStatus
 from nahtlos.sessions.config import SessionsConfig
 from nahtlos.sessions.providers import MigrationProvider, provider_for
 from nahtlos.sessions.store import SessionStore
@@ -46,8 +46,7 @@ class Connections:
 
     def running(self, module: str) -> list[str]:
         """Versions of ``module`` running now, oldest first."""
-        found = self.platform.status().modules.get(module)
-        return sorted(found.versions, key=version_key) if found else []
+        return _running(self.platform.status(), module)
 
     def migrations(self, *, serving: str | None = None) -> MigrationProvider:
         """The descriptor's migration provider. HTTP migrations are served by a running version of
@@ -56,10 +55,15 @@ class Connections:
         http = self.sessions.migrations.http
         if http is None:
             return provider_for(self.sessions)
-        running = self.running(http.module)
+        status = self.platform.status()  # one read for the choice and the address
+        running = _running(status, http.module)
         version = serving if serving in running else (running[-1] if running else serving)
-        return provider_for(self.sessions, address=version_base_url(self.platform.status(), module=http.module,
-                                                                    version=version))
+        return provider_for(self.sessions, address=version_base_url(status, module=http.module, version=version))
+
+
+def _running(status: PlatformStatus, module: str) -> list[str]:
+    found = status.modules.get(module)
+    return sorted(found.versions, key=version_key) if found else []
 
 
 _cache: dict[Target, Connections] = {}
